@@ -1,0 +1,196 @@
+// Command benchstation-exporter serves NVIDIA GPU metrics, read straight
+// from NVML, for Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/benchstation/benchstation/exporter/collector"
+	"github.com/benchstation/benchstation/exporter/gpu"
+	"github.com/benchstation/benchstation/exporter/gpusim"
+)
+
+// DefaultListenAddress avoids the ports of the known GPU exporters (9400
+// dcgm-exporter, 9445 and 9835 nvidia_gpu_exporter).
+const DefaultListenAddress = ":9849"
+
+const exporterName = "benchstation_exporter"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+type options struct {
+	metricsPath   string
+	simulate      string
+	libraryPath   string
+	retryInterval time.Duration
+	collectors    map[string]*bool
+	config        collector.Config
+	web           *web.FlagConfig
+	log           *promslog.Config
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	app := kingpin.New("benchstation-exporter", "Prometheus exporter for NVIDIA GPUs, reading NVML directly.")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	app.Version(version.Print("benchstation-exporter"))
+	app.HelpFlag.Short('h')
+	o := &options{collectors: map[string]*bool{}, log: &promslog.Config{}}
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	o.web = kingpinflag.AddFlags(app, DefaultListenAddress)
+	app.Flag("nvml.simulate", "Serve SIMULATED data from a model system instead of the GPUs ("+
+		strings.Join(gpusim.Models(), ", ")+"). For demos and tests; nvidia_gpu_info{simulated=\"true\"} marks it.").
+		PlaceHolder("MODEL").EnumVar(&o.simulate, gpusim.Models()...)
+	app.Flag("nvml.library-path", "Path of libnvidia-ml.so.1 (default: the dynamic linker's search path).").StringVar(&o.libraryPath)
+	app.Flag("nvml.retry-interval", "How often to retry initialising NVML while it is unavailable.").
+		Default(gpu.DefaultRetryInterval.String()).DurationVar(&o.retryInterval)
+	app.Flag("path.procfs", "procfs mount point, for process names (the host's /proc when in a container).").
+		Default(collector.DefaultProcPath).StringVar(&o.config.ProcPath)
+	app.Flag("collector.process.max-per-gpu", "Most per-process series per GPU; the processes using the most memory are kept.").
+		Default(fmt.Sprint(collector.DefaultMaxProcessesPerGPU)).IntVar(&o.config.MaxProcessesPerGPU)
+	for _, f := range collector.Factories() {
+		state := "disabled"
+		if f.DefaultEnabled {
+			state = "enabled"
+		}
+		o.collectors[f.Name] = app.Flag("collector."+f.Name,
+			fmt.Sprintf("Enable the %s collector: %s (default: %s).", f.Name, f.Help, state)).
+			Default(fmt.Sprint(f.DefaultEnabled)).Bool()
+	}
+	promslogflag.AddFlags(app, o.log)
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.config.MaxProcessesPerGPU < 1 {
+		return nil, fmt.Errorf("--collector.process.max-per-gpu must be at least 1, got %d", o.config.MaxProcessesPerGPU)
+	}
+	if o.retryInterval <= 0 {
+		return nil, fmt.Errorf("--nvml.retry-interval must be positive, got %s", o.retryInterval)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "benchstation-exporter: %v (see --help)\n", err)
+		return 2
+	}
+	o.log.Writer = stderr
+	logger := promslog.New(o.log)
+	if err := serve(ctx, o, logger); err != nil {
+		logger.Error("exporter stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, o *options, logger *slog.Logger) error {
+	gpus, cfg := newManager(o, logger)
+	defer gpus.Close()
+	enabled := map[string]bool{}
+	for name, on := range o.collectors {
+		enabled[name] = *on
+	}
+	exp, err := collector.New(collector.Deps{GPUs: gpus, Logger: logger, Config: cfg}, enabled)
+	if err != nil {
+		return err
+	}
+	defer exp.Close()
+	if !gpus.Refresh() {
+		logger.Warn("starting without NVML: serving nvidia_gpu_nvml_up 0 until the NVIDIA library and driver are found")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(exp, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName))
+	srv := &http.Server{Handler: routes(o, reg, gpus, logger), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	err = web.ListenAndServe(srv, o.web, logger)
+	if errors.Is(err, http.ErrServerClosed) {
+		logger.Info("shut down")
+		return nil
+	}
+	return err
+}
+
+func newManager(o *options, logger *slog.Logger) (*gpu.Manager, collector.Config) {
+	cfg := o.config
+	opts := []gpu.Option{gpu.WithLogger(logger), gpu.WithRetryInterval(o.retryInterval)}
+	if o.simulate != "" {
+		sys, _ := gpusim.New(o.simulate) // the flag's enum admits only known models
+		logger.Warn("SIMULATION MODE: all GPU metrics are simulated, not read from hardware", "system", o.simulate)
+		cfg.ProcessName = sys.ProcessName
+		return gpu.NewManager(sys.Library(), append(opts, gpu.Simulated())...), cfg
+	}
+	var libOpts []nvml.LibraryOption
+	if o.libraryPath != "" {
+		libOpts = append(libOpts, nvml.WithLibraryPath(o.libraryPath))
+	}
+	return gpu.NewManager(nvml.New(libOpts...), opts...), cfg
+}
+
+func routes(o *options, reg *prometheus.Registry, gpus *gpu.Manager, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 10,
+		Timeout:             30 * time.Second,
+	}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if s := gpus.Session(); s != nil {
+			fmt.Fprintf(w, "ok: NVML up, %d GPUs\n", len(s.Devices))
+			return
+		}
+		fmt.Fprintln(w, "ok: exporter running; NVML not initialised (see nvidia_gpu_nvml_up)")
+	})
+	if o.metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "Benchstation exporter",
+			Description: "NVIDIA GPU metrics read from NVML",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: o.metricsPath, Text: "Metrics"},
+				{Address: "/healthz", Text: "Health"},
+			},
+		})
+		if err == nil {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}

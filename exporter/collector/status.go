@@ -1,0 +1,46 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/benchstation/benchstation/exporter/gpu"
+)
+
+// status reports NVML's state, each GPU's state and identity. It is not a
+// switchable collector: without it nothing else can be read.
+type status struct {
+	gpus             *gpu.Manager
+	nvmlUp, up, info *prometheus.Desc
+	simulated        string
+}
+
+func newStatus(m *gpu.Manager) *status {
+	sim := "false"
+	if m.IsSimulated() {
+		sim = "true"
+	}
+	return &status{
+		gpus: m,
+		nvmlUp: prometheus.NewDesc(Namespace+"_nvml_up",
+			"Whether NVML is initialised (1) or not (0: no driver or library; retried).", nil, nil),
+		up: newDesc("up", "Whether the GPU can be read (1) or has been lost (0)."),
+		info: newDesc("info", "GPU identity; value 1. simulated=\"true\" marks simulated data.",
+			"name", "pci_bus_id", "vbios_version", "serial", "board_part_number",
+			"driver_version", "cuda_version", "simulated"),
+		simulated: sim,
+	}
+}
+
+func (s *status) update(ch chan<- prometheus.Metric) {
+	sess := s.gpus.Session()
+	if sess == nil {
+		ch <- prometheus.MustNewConstMetric(s.nvmlUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(s.nvmlUp, prometheus.GaugeValue, 1)
+	for _, d := range sess.Devices {
+		gauge(ch, s.up, boolFloat(!d.Lost()), d)
+		gauge(ch, s.info, 1, d, d.Name, d.PCIBusID, d.VBIOS, d.Serial, d.BoardPartNumber,
+			sess.DriverVersion, sess.CUDAVersion, s.simulated)
+	}
+}
