@@ -171,6 +171,11 @@ func (e *Exporter) logOutcome(n *named, err error) {
 	if err != nil && !errors.Is(err, ErrNoData) {
 		msg = err.Error()
 	}
+	if errors.Is(err, gpu.ErrNVMLDown) {
+		// The Manager logs that once; ten collectors repeating it is noise.
+		e.logger.Debug("collector skipped", "collector", n.name, "err", err)
+		return
+	}
 	n.mu.Lock()
 	changed := msg != n.lastErr
 	n.lastErr = msg

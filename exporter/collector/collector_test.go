@@ -66,6 +66,7 @@ func TestLibraryMissing(t *testing.T) {
 	}
 	assert.Equal(t, 1, strings.Count(logs.String(), "NVML unavailable"), "one log line, not one per retry:\n%s", logs.String())
 	assert.Contains(t, logs.String(), "libnvidia-ml.so.1 not found")
+	assert.NotContains(t, logs.String(), "level=WARN msg=\"collector failed\"", "NVML being down is said once, by the manager")
 }
 
 func TestLibraryAppearsWithoutRestart(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -55,8 +56,8 @@ const (
 	numFields
 )
 
-// fieldInfo gives each field a stable name (for logs) and the C symbol that
-// implements it.
+// fieldInfo gives each field a stable name (for logs) and the C symbols
+// (space-separated) that reading it calls.
 var fieldInfo = [numFields]struct{ name, symbol string }{
 	FieldTemperature:          {"temperature", "nvmlDeviceGetTemperature"},
 	FieldMemoryTemperature:    {"memory_temperature", "nvmlDeviceGetFieldValues"},
@@ -85,20 +86,21 @@ var fieldInfo = [numFields]struct{ name, symbol string }{
 	FieldComputeProcesses:     {"compute_processes", "nvmlDeviceGetComputeRunningProcesses"},
 	FieldGraphicsProcesses:    {"graphics_processes", "nvmlDeviceGetGraphicsRunningProcesses"},
 	FieldMIGMode:              {"mig_mode", "nvmlDeviceGetMigMode"},
-	FieldMIGDevices:           {"mig_devices", "nvmlDeviceGetMigDeviceHandleByIndex"},
-	FieldNVLinkState:          {"nvlink_state", "nvmlDeviceGetNvLinkState"},
-	FieldNVLinkErrors:         {"nvlink_errors", "nvmlDeviceGetNvLinkErrorCounter"},
-	FieldVBIOS:                {"vbios_version", "nvmlDeviceGetVbiosVersion"},
-	FieldSerial:               {"serial", "nvmlDeviceGetSerial"},
-	FieldBoardPartNumber:      {"board_part_number", "nvmlDeviceGetBoardPartNumber"},
-	FieldXIDEvents:            {"xid_events", "nvmlDeviceRegisterEvents"},
+	FieldMIGDevices: {"mig_devices", "nvmlDeviceGetMaxMigDeviceCount nvmlDeviceGetMigDeviceHandleByIndex " +
+		"nvmlDeviceGetGpuInstanceId nvmlDeviceGetComputeInstanceId nvmlDeviceGetMemoryInfo"},
+	FieldNVLinkState:     {"nvlink_state", "nvmlDeviceGetNvLinkState"},
+	FieldNVLinkErrors:    {"nvlink_errors", "nvmlDeviceGetNvLinkErrorCounter"},
+	FieldVBIOS:           {"vbios_version", "nvmlDeviceGetVbiosVersion"},
+	FieldSerial:          {"serial", "nvmlDeviceGetSerial"},
+	FieldBoardPartNumber: {"board_part_number", "nvmlDeviceGetBoardPartNumber"},
+	FieldXIDEvents:       {"xid_events", "nvmlDeviceRegisterEvents nvmlEventSetCreate nvmlEventSetWait nvmlEventSetFree"},
 }
 
 // String returns the field's name as used in logs.
 func (f Field) String() string { return fieldInfo[f].name }
 
-// Symbol returns the NVML C symbol that reading f calls.
-func (f Field) Symbol() string { return fieldInfo[f].symbol }
+// Symbols returns the NVML C symbols that reading f calls.
+func (f Field) Symbols() []string { return strings.Fields(fieldInfo[f].symbol) }
 
 // Device is one GPU as the exporter sees it: its NVML handle, the identity
 // read once at discovery, and what has been learnt about it since.

@@ -179,9 +179,12 @@ func (m *Manager) missingSymbols() uint64 {
 	ext := m.lib.Extensions()
 	var mask uint64
 	for f := Field(0); f < numFields; f++ {
-		if err := ext.LookupSymbol(f.Symbol()); err != nil {
-			mask |= 1 << f
-			m.logger.Debug("NVML symbol missing; field disabled", "field", f, "symbol", f.Symbol())
+		for _, sym := range f.Symbols() {
+			if err := ext.LookupSymbol(sym); err != nil {
+				mask |= 1 << f
+				m.logger.Debug("NVML symbol missing; field disabled", "field", f, "symbol", sym)
+				break
+			}
 		}
 	}
 	return mask

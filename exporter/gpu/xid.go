@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,10 @@ func (w *XIDWatcher) Ensure(lib nvml.Interface, s *Session) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.session == s {
+		return nil
+	}
+	if !slices.ContainsFunc(s.Devices, func(d *Device) bool { return d.Supports(FieldXIDEvents) }) {
+		w.session = s // the driver lacks the event functions: calling them would kill the process
 		return nil
 	}
 	set, ret := lib.EventSetCreate()
