@@ -49,6 +49,11 @@ func exporterBinary(t *testing.T) string {
 // startExporter runs the binary with args on a free port and returns its
 // base URL and a function returning its log so far.
 func startExporter(t *testing.T, args ...string) (string, func() string) {
+	url, logs, _ := startExporterProcess(t, args...)
+	return url, logs
+}
+
+func startExporterProcess(t *testing.T, args ...string) (string, func() string, int) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
 	var logs syncBuffer
@@ -70,7 +75,7 @@ func startExporter(t *testing.T, args ...string) (string, func() string) {
 	})
 	url := "http://" + addr
 	promtest.WaitHTTP(t, url+"/healthz", 20*time.Second)
-	return url, logs.String
+	return url, logs.String, cmd.Process.Pid
 }
 
 type syncBuffer struct {
@@ -198,4 +203,39 @@ func TestRealLibraryAppearsLater(t *testing.T) {
 	assert.NotContains(t, metrics, "nvidia_gpu_memory_used_bytes", "the stub has no memory functions")
 	assert.Contains(t, get(t, url+"/healthz"), "NVML up, 1 GPUs")
 	assert.Equal(t, 1, strings.Count(logs(), "NVML unavailable"), "one line while waiting, not one per retry")
+}
+
+// TestMemoryIsFlatOverThousandScrapes checks the exporter's resident memory
+// after 1,000 scrapes in simulation mode, and that it does not grow between
+// scrape 100 and scrape 1,000.
+func TestMemoryIsFlatOverThousandScrapes(t *testing.T) {
+	t.Parallel()
+	url, _, pid := startExporterProcess(t, "--nvml.simulate=dgxa100")
+	var rss100 int
+	for i := 1; i <= 1000; i++ {
+		get(t, url+"/metrics")
+		if i == 100 {
+			rss100 = residentKiB(t, pid)
+		}
+	}
+	rss1000 := residentKiB(t, pid)
+	t.Logf("resident memory: %d KiB after 100 scrapes, %d KiB after 1000", rss100, rss1000)
+	assert.Less(t, rss1000, 30*1024, "resident memory after 1,000 scrapes")
+	assert.Less(t, rss1000-rss100, 1024, "growth between scrape 100 and 1,000")
+}
+
+func residentKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int
+			_, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kib)
+			require.NoError(t, err)
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS in /proc status")
+	return 0
 }
