@@ -5,9 +5,15 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -71,3 +77,48 @@ func Clean() error {
 	return os.RemoveAll("bin")
 }
 
+
+// Demo runs the main job on a machine without a GPU: the exporter in
+// simulation mode (a DGX H100), scraped once; it prints the GPU metrics.
+func Demo() error {
+	mg.Deps(Build)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command("bin/benchstation-exporter", "--nvml.simulate=dgxh100", "--web.listen-address="+addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }()
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if resp, err = http.Get("http://" + addr + "/metrics"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("scraping the exporter: %w", err)
+	}
+	defer resp.Body.Close()
+	return printGPUSeries(resp.Body, os.Stdout)
+}
+
+// printGPUSeries copies the nvidia_gpu_ series of an exposition, without
+// HELP and TYPE lines.
+func printGPUSeries(r io.Reader, w io.Writer) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	n := 0
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "nvidia_gpu_") {
+			fmt.Fprintln(w, line)
+			n++
+		}
+	}
+	fmt.Fprintf(w, "# %d nvidia_gpu_ series, simulated (nvidia_gpu_info{simulated=\"true\"})\n", n)
+	return sc.Err()
+}
