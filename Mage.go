@@ -77,7 +77,6 @@ func Clean() error {
 	return os.RemoveAll("bin")
 }
 
-
 // Demo runs the main job on a machine without a GPU: the exporter in
 // simulation mode (a DGX H100), scraped once; it prints the GPU metrics.
 func Demo() error {
