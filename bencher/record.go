@@ -1,0 +1,149 @@
+// Package bencher is a load generator for OpenAI-compatible LLM servers.
+//
+// It follows "measure, then analyse": the load loop records one Record per
+// request with raw timestamps, and every summary (TTFT, ITL, TPOT, E2EL,
+// throughput, goodput) is computed afterwards from the records (package
+// stats). The definitions are those of the project's design notes:
+//
+//   - TTFT: from the moment the request was scheduled to be sent to the
+//     first chunk that carries generated content (text or reasoning text);
+//     the chat role-only chunk is not a token.
+//   - ITL: the gaps between successive content chunks.
+//   - TPOT: (E2EL − TTFT) / (output tokens − 1), for outputs of more than one token.
+//   - E2EL: from the scheduled time to the end of the stream.
+//
+// Latencies start at the scheduled time, so queueing inside the client is
+// never hidden; the send time is recorded too, so a "server view" (from
+// send) is available as well.
+package bencher
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// API selects the OpenAI endpoint a request is sent to.
+type API string
+
+// The supported APIs.
+const (
+	APICompletions API = "completions" // POST /v1/completions
+	APIChat        API = "chat"        // POST /v1/chat/completions
+)
+
+// Message is one chat message.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Request is one unit of work, produced by a workload before the run starts.
+type Request struct {
+	// ID identifies the request in the results (a batch file's custom_id,
+	// or the index in the workload).
+	ID string `json:"id"`
+	// Prompt is the text of a completions request; Messages that of a chat
+	// request. Exactly one is set, matching the run's API, unless Body is set.
+	Prompt   string    `json:"prompt,omitempty"`
+	Messages []Message `json:"messages,omitempty"`
+	// MaxTokens is the requested output length (max_tokens); 0 leaves it to the server.
+	MaxTokens int `json:"max_tokens,omitempty"`
+	// IgnoreEOS asks the server (vLLM) to generate exactly MaxTokens.
+	IgnoreEOS bool `json:"ignore_eos,omitempty"`
+	// PromptTokens is the workload's estimate of the prompt length in
+	// tokens, used when the server reports no usage.
+	PromptTokens int `json:"prompt_tokens,omitempty"`
+	// Body, when set, is sent as the request body as it is (an OpenAI batch
+	// input line's body); the runner only sets "model" and "stream" fields.
+	Body json.RawMessage `json:"body,omitempty"`
+}
+
+// ErrorClass classifies a failed request. The classes are a closed set, so
+// they can be used as metric labels.
+type ErrorClass string
+
+// The error classes.
+const (
+	ErrNone            ErrorClass = ""
+	ErrTimeout         ErrorClass = "timeout"          // the per-request timeout expired
+	ErrConnection      ErrorClass = "connection"       // dial, reset, closed mid-stream
+	ErrHTTPStatus      ErrorClass = "http_status"      // a non-2xx answer
+	ErrStream          ErrorClass = "stream_error"     // an {"error": …} event after HTTP 200
+	ErrInvalidResponse ErrorClass = "invalid_response" // a body that is not the OpenAI wire format
+	ErrCanceled        ErrorClass = "canceled"         // the run was stopped before the request ended
+)
+
+// TokenSource says where a record's output token count came from.
+type TokenSource string
+
+// The token sources.
+const (
+	TokensFromUsage  TokenSource = "usage"  // the server's usage object
+	TokensFromChunks TokenSource = "chunks" // the count of content chunks
+)
+
+// Record is what was measured for one request. Times are offsets from the
+// start of the run (Result.Start), so records are compact and exact.
+type Record struct {
+	// Index is the request's position in the schedule; ID is Request.ID.
+	Index int    `json:"index"`
+	ID    string `json:"id,omitempty"`
+	// Warmup records are measured but left out of every summary.
+	Warmup bool `json:"warmup,omitempty"`
+
+	// Scheduled is when the load shape said the request should start;
+	// Sent when its first attempt was written to the connection; FirstToken
+	// when the first chunk carrying generated content arrived (0: none);
+	// End when the response ended, successfully or not.
+	Scheduled  time.Duration `json:"scheduled_ns"`
+	Sent       time.Duration `json:"sent_ns"`
+	FirstToken time.Duration `json:"first_token_ns,omitempty"`
+	End        time.Duration `json:"end_ns"`
+	// ChunkTimes are the arrival offsets of every content chunk, the first
+	// included; ITL is their successive differences.
+	ChunkTimes []time.Duration `json:"chunk_times_ns,omitempty"`
+
+	InputTokens  int         `json:"input_tokens"`
+	OutputTokens int         `json:"output_tokens"`
+	TokenSource  TokenSource `json:"token_source,omitempty"`
+
+	Attempts   int        `json:"attempts"`
+	HTTPStatus int        `json:"http_status,omitempty"`
+	Error      ErrorClass `json:"error,omitempty"`
+	// ErrorMessage is the server's or the transport's message, shortened; it
+	// never contains the API key.
+	ErrorMessage string `json:"error_message,omitempty"`
+	FinishReason string `json:"finish_reason,omitempty"`
+
+	// Output is the generated text, recorded only on request (--record-outputs).
+	Output string `json:"output,omitempty"`
+}
+
+// OK reports whether the request completed without error.
+func (r *Record) OK() bool { return r.Error == ErrNone }
+
+// TTFT is the time to first token from the scheduled time, and whether
+// there was a first token.
+func (r *Record) TTFT() (time.Duration, bool) {
+	if r.FirstToken == 0 {
+		return 0, false
+	}
+	return r.FirstToken - r.Scheduled, true
+}
+
+// E2E is the end-to-end latency from the scheduled time.
+func (r *Record) E2E() time.Duration { return r.End - r.Scheduled }
+
+// TPOT is the time per output token after the first, and whether it is
+// defined (a successful request with more than one output token).
+func (r *Record) TPOT() (time.Duration, bool) {
+	ttft, ok := r.TTFT()
+	if !ok || !r.OK() || r.OutputTokens < 2 {
+		return 0, false
+	}
+	return (r.E2E() - ttft) / time.Duration(r.OutputTokens-1), true
+}
+
+// QueueDelay is how long the request waited in the client between its
+// scheduled time and its sending.
+func (r *Record) QueueDelay() time.Duration { return r.Sent - r.Scheduled }
