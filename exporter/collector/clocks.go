@@ -36,7 +36,7 @@ var clockEventReasons = []struct {
 
 type clocksCollector struct {
 	gpus                           *gpu.Manager
-	clock, maxClock, event, pstate *prometheus.Desc
+	clock, maxClock, event, pstate *desc
 }
 
 func newClocks(d Deps) (Collector, error) {
@@ -73,7 +73,7 @@ func (c *clocksCollector) Update(ch chan<- prometheus.Metric) error {
 }
 
 func (c *clocksCollector) mhz(ch chan<- prometheus.Metric, r *readings, d *gpu.Device, f gpu.Field,
-	desc *prometheus.Desc, name string, typ nvml.ClockType, read func(nvml.ClockType) (uint32, nvml.Return)) {
+	desc *desc, name string, typ nvml.ClockType, read func(nvml.ClockType) (uint32, nvml.Return)) {
 	if !readable(d, f) {
 		return
 	}

@@ -9,8 +9,8 @@ import (
 
 type eccCollector struct {
 	gpus                              *gpu.Manager
-	errors, remapped, pending, failed *prometheus.Desc
-	replays                           *prometheus.Desc
+	errors, remapped, pending, failed *desc
+	replays                           *desc
 }
 
 func newECC(d Deps) (Collector, error) {

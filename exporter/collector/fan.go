@@ -14,7 +14,7 @@ const maxPlausibleFanPercent = 200
 
 type fanCollector struct {
 	gpus  *gpu.Manager
-	speed *prometheus.Desc
+	speed *desc
 }
 
 func newFan(d Deps) (Collector, error) {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/benchstation/benchstation/exporter/gpu"
 )
@@ -33,12 +32,6 @@ const (
 
 // notAvailable32 is what NVML leaves in a 32-bit value it could not read.
 const notAvailable32 = 0xFFFFFFFF
-
-var deviceLabels = []string{"gpu", "uuid"}
-
-func newDesc(name, help string, extra ...string) *prometheus.Desc {
-	return prometheus.NewDesc(Namespace+"_"+name, help, append(deviceLabels[:2:2], extra...), nil)
-}
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
@@ -67,21 +60,6 @@ func healthy(m *gpu.Manager) ([]*gpu.Device, error) {
 
 // readable reports whether f may be read from d now.
 func readable(d *gpu.Device, f gpu.Field) bool { return !d.Lost() && d.Supports(f) }
-
-func gauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, d *gpu.Device, extra ...string) {
-	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labelValues(d, extra)...)
-}
-
-func counter(ch chan<- prometheus.Metric, desc *prometheus.Desc, v float64, d *gpu.Device, extra ...string) {
-	ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, labelValues(d, extra)...)
-}
-
-func labelValues(d *gpu.Device, extra []string) []string {
-	if len(extra) == 0 {
-		return []string{d.Label, d.UUID}
-	}
-	return append([]string{d.Label, d.UUID}, extra...)
-}
 
 func boolFloat(b bool) float64 {
 	if b {

@@ -8,7 +8,7 @@ import (
 
 type memoryCollector struct {
 	gpus                        *gpu.Manager
-	used, free, total, reserved *prometheus.Desc
+	used, free, total, reserved *desc
 }
 
 func newMemory(d Deps) (Collector, error) {

@@ -11,8 +11,8 @@ import (
 
 type migCollector struct {
 	gpus              *gpu.Manager
-	enabled           *prometheus.Desc
-	memUsed, memTotal *prometheus.Desc
+	enabled           *desc
+	memUsed, memTotal *desc
 }
 
 func newMIG(d Deps) (Collector, error) {

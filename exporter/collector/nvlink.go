@@ -22,8 +22,8 @@ var nvlinkErrorCounters = []struct {
 
 type nvlinkCollector struct {
 	gpus   *gpu.Manager
-	up     *prometheus.Desc
-	errors *prometheus.Desc
+	up     *desc
+	errors *desc
 
 	mu    sync.Mutex
 	links map[*gpu.Device]int // links found on each device, learnt once

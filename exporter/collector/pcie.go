@@ -11,7 +11,7 @@ import (
 
 type pcieCollector struct {
 	gpus       *gpu.Manager
-	throughput *prometheus.Desc
+	throughput *desc
 }
 
 func newPCIe(d Deps) (Collector, error) {

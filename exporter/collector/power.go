@@ -9,8 +9,8 @@ import (
 
 type powerCollector struct {
 	gpus                                *gpu.Manager
-	draw, limit, enforced, defaultLimit *prometheus.Desc
-	energy                              *prometheus.Desc
+	draw, limit, enforced, defaultLimit *desc
+	energy                              *desc
 }
 
 func newPower(d Deps) (Collector, error) {
@@ -46,7 +46,7 @@ func (c *powerCollector) Update(ch chan<- prometheus.Metric) error {
 }
 
 func (c *powerCollector) milliwatts(ch chan<- prometheus.Metric, r *readings, d *gpu.Device, f gpu.Field,
-	desc *prometheus.Desc, read func() (uint32, nvml.Return)) {
+	desc *desc, read func() (uint32, nvml.Return)) {
 	if !readable(d, f) {
 		return
 	}

@@ -19,8 +19,8 @@ type processCollector struct {
 	gpus   *gpu.Manager
 	max    int
 	name   func(pid uint32) string
-	memory *prometheus.Desc
-	count  *prometheus.Desc
+	memory *desc
+	count  *desc
 
 	mu    sync.Mutex
 	names map[uint32]string // pid -> name, for the pids seen last scrape
@@ -36,6 +36,7 @@ func newProcess(d Deps) (Collector, error) {
 		count: newDesc("processes", "Number of processes running on the GPU (compute and graphics)."),
 		names: map[uint32]string{},
 	}
+	c.memory.volatile = true // PIDs come and go
 	if c.max <= 0 {
 		c.max = DefaultMaxProcessesPerGPU
 	}

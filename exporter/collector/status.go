@@ -9,9 +9,10 @@ import (
 // status reports NVML's state, each GPU's state and identity. It is not a
 // switchable collector: without it nothing else can be read.
 type status struct {
-	gpus             *gpu.Manager
-	nvmlUp, up, info *prometheus.Desc
-	simulated        string
+	gpus      *gpu.Manager
+	nvmlUp    *prometheus.Desc
+	up, info  *desc
+	simulated string
 }
 
 func newStatus(m *gpu.Manager) *status {

@@ -13,8 +13,8 @@ const maxPlausibleCelsius = 200
 
 type temperatureCollector struct {
 	gpus       *gpu.Manager
-	gpuTemp    *prometheus.Desc
-	memoryTemp *prometheus.Desc
+	gpuTemp    *desc
+	memoryTemp *desc
 }
 
 func newTemperature(d Deps) (Collector, error) {

@@ -9,7 +9,7 @@ import (
 
 type utilizationCollector struct {
 	gpus                       *gpu.Manager
-	gpuUtil, memUtil, enc, dec *prometheus.Desc
+	gpuUtil, memUtil, enc, dec *desc
 }
 
 func newUtilization(d Deps) (Collector, error) {
@@ -43,7 +43,7 @@ func (c *utilizationCollector) Update(ch chan<- prometheus.Metric) error {
 }
 
 func (c *utilizationCollector) codec(ch chan<- prometheus.Metric, r *readings, d *gpu.Device, f gpu.Field,
-	desc *prometheus.Desc, read func() (uint32, uint32, nvml.Return)) {
+	desc *desc, read func() (uint32, uint32, nvml.Return)) {
 	if !readable(d, f) {
 		return
 	}
@@ -54,7 +54,7 @@ func (c *utilizationCollector) codec(ch chan<- prometheus.Metric, r *readings, d
 }
 
 // percent sends a 0-100 NVML percentage as a 0-1 ratio, dropping garbage.
-func percent(ch chan<- prometheus.Metric, desc *prometheus.Desc, v uint32, d *gpu.Device) {
+func percent(ch chan<- prometheus.Metric, desc *desc, v uint32, d *gpu.Device) {
 	if v <= 100 {
 		gauge(ch, desc, float64(v)/100, d)
 	}

@@ -11,7 +11,7 @@ import (
 type xidCollector struct {
 	gpus    *gpu.Manager
 	watcher *gpu.XIDWatcher
-	errors  *prometheus.Desc
+	errors  *desc
 }
 
 func newXID(d Deps) (Collector, error) {
