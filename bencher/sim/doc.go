@@ -1,0 +1,103 @@
+// Package sim is an in-process OpenAI-compatible server that behaves like a
+// vLLM (V1 engine) server under load. It is the default target of the bencher
+// load generator and the stand-in for vLLM in tests and demos where no GPU
+// exists.
+//
+// # API
+//
+// [New] builds a [Server], which is an [http.Handler] serving
+//
+//	POST /v1/completions, POST /v1/chat/completions  (SSE when "stream": true)
+//	GET  /v1/models, /health, /version, /metrics
+//
+// [Server.Serve] and [Server.Start] run it on a listener until a context is
+// cancelled. Everything is configured with functional [Option]s whose defaults
+// are the exported Default* constants.
+//
+// # Wire format
+//
+// Streams are vLLM's: "data: {json}\n\n" events ending with "data: [DONE]\n\n";
+// one event per generated token; the last token's event carries
+// finish_reason ("length" or "stop"); chat streams open with a role-only
+// chunk (delta {"role":"assistant","content":""}) sent together with the first
+// token, as vLLM does (or at once with [WithEarlyRoleChunk]);
+// stream_options.include_usage adds a final chunk with "choices": [] and
+// "usage"; stream_options.continuous_usage_stats adds usage to every chunk.
+// Errors before streaming are {"error":{"message","type","param","code"}}
+// bodies with the HTTP status; an error after streaming began is a
+// data: {"error": {...}} event after HTTP 200.
+//
+// # Token counting
+//
+// There is no tokenizer. A prompt is a byte string and every [CharsPerToken]
+// (4) bytes of it count as one token, rounded up, with at least one token.
+// Chat prompts are rendered first as "<|role|>\ncontent\n" per message
+// followed by "<|assistant|>\n". Prompts given as token-id arrays count one
+// token per id. Generated text is drawn from a fixed vocabulary of short
+// words, one word per token, chosen by hashing the seed, the prompt and the
+// position, so that the same prompt gives the same text (like greedy
+// decoding).
+//
+// # The engine model
+//
+// One scheduler goroutine runs engine steps while there is work and exits when
+// there is none (so an idle server uses no CPU and no goroutine). A step works
+// like vLLM V1's scheduler:
+//
+//   - Running sequences are scheduled first, in admission order: one decode
+//     token each, or the next chunk of their prefill (chunked prefill), within
+//     a budget of MaxNumBatchedTokens tokens per step.
+//   - Each scheduled token needs a KV-cache slot. The cache holds
+//     KVCacheTokens tokens; a sequence holds its prompt plus its generated
+//     tokens. When the cache is full, the newest running sequence is preempted:
+//     it frees its cache, goes back to the front of the waiting queue, is
+//     counted in vllm:num_preemptions_total, and later recomputes its prompt
+//     and generated tokens as a new prefill (the client just sees a pause).
+//   - If nothing was preempted, waiting sequences are admitted in FIFO order
+//     while fewer than MaxNumSeqs run, the token budget lasts and their prefill
+//     fits in the cache.
+//   - Prefix caching: prompts are cut into blocks of BlockSize tokens, each
+//     block hashed together with its parent's hash (as vLLM does); blocks of
+//     earlier prompts are kept in a CLOCK-evicted cache of KVCacheTokens /
+//     BlockSize blocks. A newly admitted sequence skips the prefill of its
+//     leading cached blocks (at most prompt-1 tokens, as in vLLM), and the
+//     queried and hit tokens are counted in vllm:prefix_cache_queries_total
+//     and vllm:prefix_cache_hits_total. Cached blocks are not shared in the
+//     KV-cache accounting: every running sequence holds all of its tokens.
+//   - A step lasts DecodeTime + DecodeTimePerSeq × (sequences in the step) +
+//     PrefillTimePerToken × (prefill tokens computed in the step), waited with
+//     a timer. At its end every sequence whose prefill is complete emits one
+//     token. With all three durations zero, steps run back to back without
+//     waiting.
+//
+// The effective context window is min(MaxModelLen, KVCacheTokens), so a single
+// request always fits in the cache. A request's output length is max_tokens
+// (default: context window − prompt tokens) when ignore_eos is true;
+// otherwise the "end of sequence" falls at a position drawn from the seed and
+// the prompt, uniformly in [1, MaxNaturalTokens], and an output that ends
+// there before max_tokens finishes with "stop".
+//
+// # Faults and determinism
+//
+// [Faults] sets shares of requests that get a 429 with Retry-After, a 500, a
+// 400 context-length error, a connection closed mid-stream, a
+// data: {"error": ...} event after HTTP 200, or a stall mid-stream. Which
+// request gets which fault, and where in the stream, is drawn from the seed and
+// the request's arrival index, so a sequence of requests sent one at a time is
+// answered identically by two servers with the same seed.
+//
+// # Observing the truth
+//
+// [WithObserver] receives a [Record] per request with the server-side times:
+// arrival, scheduling, the engine's first token and the moment the first
+// token's bytes were handed to the connection, so tests of a load generator
+// can compare measured and true TTFT.
+//
+// # Metrics
+//
+// /metrics is served from the server's own prometheus.Registry with the
+// names, types, help texts, label sets and histogram buckets of vLLM V1 (every
+// vllm:* series has model_name and engine="0"; vllm:cache_config_info has
+// engine only, as vLLM's). The Python client's *_created series are not
+// emitted: client_golang does not write them in the text format.
+package sim
