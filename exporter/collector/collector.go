@@ -63,6 +63,7 @@ func Factories() []Factory {
 		{"mig", "MIG mode and memory per MIG device", true, newMIG},
 		{"pcie", "PCIe throughput (blocks about 20 ms per GPU)", false, newPCIe},
 		{"nvlink", "NVLink state and error counters", false, newNVLink},
+		{"batch", "OpenAI-compatible Batch API jobs, polled in the background; on by itself when --batch.endpoint or --batch.config-file is given", false, newBatch},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
+	"github.com/benchstation/benchstation/exporter/batch"
 	"github.com/benchstation/benchstation/exporter/gpu"
 )
 
@@ -22,6 +23,9 @@ type Config struct {
 	ProcessName func(pid uint32) string
 	// XIDWait is how long one NVML event wait blocks.
 	XIDWait time.Duration
+	// Batch configures the batch collector: the Batch API endpoints to
+	// poll, and how.
+	Batch batch.Config
 }
 
 // Defaults for Config.

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/benchstation/benchstation/exporter/batch"
 	"github.com/benchstation/benchstation/exporter/collector"
 	"github.com/benchstation/benchstation/exporter/gpu"
 	"github.com/benchstation/benchstation/exporter/gpusim"
@@ -51,6 +52,8 @@ type options struct {
 	retryInterval time.Duration
 	collectors    map[string]*bool
 	config        collector.Config
+	batch         batch.Sources
+	batchSet      bool // --[no-]collector.batch given
 	web           *web.FlagConfig
 	log           *promslog.Config
 }
@@ -79,10 +82,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if f.DefaultEnabled {
 			state = "enabled"
 		}
-		o.collectors[f.Name] = app.Flag("collector."+f.Name,
+		flag := app.Flag("collector."+f.Name,
 			fmt.Sprintf("Enable the %s collector: %s (default: %s).", f.Name, f.Help, state)).
-			Default(fmt.Sprint(f.DefaultEnabled)).Bool()
+			Default(fmt.Sprint(f.DefaultEnabled))
+		if f.Name == "batch" {
+			flag.IsSetByUser(&o.batchSet)
+		}
+		o.collectors[f.Name] = flag.Bool()
 	}
+	batchFlags(app, o)
 	promslogflag.AddFlags(app, o.log)
 	if _, err := app.Parse(args); err != nil {
 		return nil, err
@@ -93,7 +101,47 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.retryInterval <= 0 {
 		return nil, fmt.Errorf("--nvml.retry-interval must be positive, got %s", o.retryInterval)
 	}
+	if err := resolveBatch(o); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+func batchFlags(app *kingpin.Application, o *options) {
+	b := &o.config.Batch
+	app.Flag("batch.endpoint", "Base URL of an OpenAI-compatible Batch API server to poll (GET URL/v1/batches); repeatable. "+
+		"The key is read from --batch.api-key-file, else $"+batch.APIKeyEnv+".").PlaceHolder("URL").StringsVar(&o.batch.URLs)
+	app.Flag("batch.api-key-file", "File holding the API key of the --batch.endpoint servers (default: $"+batch.APIKeyEnv+").").
+		PlaceHolder("FILE").StringVar(&o.batch.APIKeyFile)
+	app.Flag("batch.config-file", "YAML file listing batch endpoints, each with its own name and key file or variable.").
+		PlaceHolder("FILE").StringVar(&o.batch.ConfigFile)
+	app.Flag("batch.interval", "Time between polls of each batch endpoint.").Default(batch.DefaultInterval.String()).DurationVar(&b.Interval)
+	app.Flag("batch.timeout", "Time limit of one poll of a batch endpoint, all pages together.").Default(batch.DefaultTimeout.String()).DurationVar(&b.Timeout)
+	app.Flag("batch.stale-after", "How long a failing batch endpoint's last good data is still served.").
+		Default(batch.DefaultStaleAfter.String()).DurationVar(&b.StaleAfter)
+	app.Flag("batch.window", "How long a finished batch job keeps its per-job series.").Default(batch.DefaultWindow.String()).DurationVar(&b.Window)
+	app.Flag("batch.max-batches", "Most batch jobs with per-job series, per endpoint; unfinished jobs first.").
+		Default(fmt.Sprint(batch.DefaultMaxBatches)).IntVar(&b.MaxBatches)
+	app.Flag("batch.max-pages", "Most pages (of 100 jobs) one poll may read; a longer listing fails the poll.").
+		Default(fmt.Sprint(batch.DefaultMaxPages)).IntVar(&b.MaxPages)
+}
+
+// resolveBatch reads the batch endpoints and their keys, and switches the
+// batch collector on when there are endpoints, unless the flag says no.
+func resolveBatch(o *options) error {
+	b := &o.config.Batch
+	if b.Interval <= 0 || b.Timeout <= 0 || b.StaleAfter <= 0 || b.Window <= 0 || b.MaxBatches < 1 || b.MaxPages < 1 {
+		return errors.New("--batch.interval, --batch.timeout, --batch.stale-after, --batch.window, --batch.max-batches and --batch.max-pages must be positive")
+	}
+	eps, err := o.batch.Endpoints()
+	if err != nil {
+		return err
+	}
+	b.Endpoints = eps
+	if len(eps) > 0 && !o.batchSet {
+		*o.collectors["batch"] = true
+	}
+	return b.Validate()
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) int {

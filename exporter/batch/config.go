@@ -1,0 +1,185 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults for Config. PageSize is OpenAI's largest page.
+const (
+	DefaultInterval         = 30 * time.Second
+	DefaultTimeout          = 20 * time.Second
+	DefaultStaleAfter       = 5 * time.Minute
+	DefaultWindow           = 24 * time.Hour
+	DefaultMaxBatches       = 100
+	DefaultMaxPages         = 1000
+	DefaultPageSize         = 100
+	DefaultMaxResponseBytes = 8 << 20
+	DefaultLogEvery         = 5 * time.Minute
+	DefaultMaxRetryAfter    = 15 * time.Minute
+)
+
+// APIKeyEnv is the environment variable that holds the API key of the
+// endpoints given with --batch.endpoint when no key file is given.
+const APIKeyEnv = "BATCH_API_KEY"
+
+// Config says what to poll and how. The zero value of each field means its
+// default.
+type Config struct {
+	// Endpoints are the servers to poll.
+	Endpoints []Endpoint
+	// Interval is the time between the end of one poll of an endpoint and
+	// the start of the next (longer after a 429 or 503 with Retry-After).
+	Interval time.Duration
+	// Timeout bounds one poll of one endpoint, all pages together.
+	Timeout time.Duration
+	// StaleAfter is how long the last good data of a failing endpoint is
+	// still served; after it, only the endpoint's poll metrics remain.
+	StaleAfter time.Duration
+	// Window is how long a finished batch keeps its per-batch series.
+	Window time.Duration
+	// MaxBatches bounds the batches with per-batch series, per endpoint.
+	MaxBatches int
+	// MaxPages bounds the pages of one poll; more fails the poll.
+	MaxPages int
+	// PageSize is the limit parameter of each page request.
+	PageSize int
+	// MaxResponseBytes bounds the body of one page.
+	MaxResponseBytes int64
+	// LogEvery is how often a persisting failure of the same kind is
+	// logged again.
+	LogEvery time.Duration
+	// MaxRetryAfter caps how long a Retry-After header may delay a poll.
+	MaxRetryAfter time.Duration
+	// Clock tells the time (tests set it); nil is time.Now.
+	Clock func() time.Time
+}
+
+// WithDefaults returns c with every unset field set to its default.
+func (c Config) WithDefaults() Config {
+	setDefault(&c.Interval, DefaultInterval)
+	setDefault(&c.Timeout, DefaultTimeout)
+	setDefault(&c.StaleAfter, DefaultStaleAfter)
+	setDefault(&c.Window, DefaultWindow)
+	setDefault(&c.MaxBatches, DefaultMaxBatches)
+	setDefault(&c.MaxPages, DefaultMaxPages)
+	setDefault(&c.PageSize, DefaultPageSize)
+	setDefault(&c.MaxResponseBytes, DefaultMaxResponseBytes)
+	setDefault(&c.LogEvery, DefaultLogEvery)
+	setDefault(&c.MaxRetryAfter, DefaultMaxRetryAfter)
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return c
+}
+
+func setDefault[T time.Duration | int | int64](v *T, d T) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Interval < 0 || c.Timeout < 0 || c.StaleAfter < 0 || c.Window < 0:
+		return errors.New("batch interval, timeout, stale-after and window must not be negative")
+	case c.MaxBatches < 0 || c.MaxPages < 0:
+		return errors.New("batch max-batches and max-pages must not be negative")
+	case c.PageSize < 0 || c.PageSize > 100:
+		return fmt.Errorf("batch page size must be 1 to 100, got %d", c.PageSize)
+	}
+	d := c.WithDefaults()
+	if d.StaleAfter < d.Interval {
+		return fmt.Errorf("batch stale-after (%s) must be at least the poll interval (%s)", d.StaleAfter, d.Interval)
+	}
+	names := map[string]bool{}
+	for _, e := range c.Endpoints {
+		if names[e.Name] {
+			return fmt.Errorf("batch endpoint name %q is used twice", e.Name)
+		}
+		names[e.Name] = true
+	}
+	return nil
+}
+
+// Endpoint is one Batch API server.
+type Endpoint struct {
+	// Name is the value of the endpoint label.
+	Name string
+	// URL is the server's base URL; GET URL/v1/batches lists the batches.
+	URL string
+	// APIKey, when set, is sent as "Authorization: Bearer <key>".
+	APIKey Secret
+}
+
+// NewEndpoint checks rawURL and builds an Endpoint. An empty name is
+// derived from the URL: its host and port, and its path if not "/" or "/v1".
+// URLs with user information, a query or a fragment are refused: keys
+// belong in key files, not in URLs. Errors never quote the URL.
+func NewEndpoint(name, rawURL string, key Secret) (Endpoint, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return Endpoint{}, fmt.Errorf("invalid batch endpoint URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return Endpoint{}, errors.New("invalid batch endpoint URL: scheme must be http or https")
+	case u.Host == "":
+		return Endpoint{}, errors.New("invalid batch endpoint URL: no host")
+	case u.User != nil:
+		return Endpoint{}, errors.New("invalid batch endpoint URL: user information is not allowed (use an API key file)")
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return Endpoint{}, errors.New("invalid batch endpoint URL: query and fragment are not allowed")
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/v1")
+	if name == "" {
+		name = u.Host + base
+	}
+	if !utf8.ValidString(name) {
+		return Endpoint{}, errors.New("batch endpoint name is not valid UTF-8")
+	}
+	u.Path = base
+	u.RawPath = ""
+	return Endpoint{Name: name, URL: u.String(), APIKey: key}, nil
+}
+
+// ListURL is the URL of the endpoint's batch list.
+func (e Endpoint) ListURL() string { return e.URL + "/v1/batches" }
+
+// Secret is an API key. It prints as [REDACTED] in every format and log
+// record; Reveal is the only way to read it.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// String returns [REDACTED], or "" when no key is set.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString returns [REDACTED], for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue keeps the key out of slog records.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText keeps the key out of encoded configs.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the key itself, for the Authorization header.
+func (s Secret) Reveal() string { return string(s) }
+
+var _ slog.LogValuer = Secret("")
