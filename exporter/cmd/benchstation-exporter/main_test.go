@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/benchstation/benchstation/exporter/batch"
+	"github.com/benchstation/benchstation/exporter/batch/batchtest"
 	"github.com/benchstation/benchstation/internal/promtest"
 )
 
@@ -238,4 +240,40 @@ func residentKiB(t *testing.T, pid int) int {
 	}
 	t.Fatal("no VmRSS in /proc status")
 	return 0
+}
+
+// TestBatchEndpointFromFlags runs the binary with --batch.endpoint and the
+// key in a file: the collector switches itself on, the key reaches the
+// server, and it appears nowhere in the exposition or the log.
+func TestBatchEndpointFromFlags(t *testing.T) {
+	t.Parallel()
+	const key = "sk-test-5ecret-batch-key"
+	now := time.Now().Unix()
+	srv := batchtest.NewServer(t, key,
+		batchtest.Batch("batch_run", batch.StatusInProgress, now-60, 100, 40, 2),
+		batchtest.Batch("batch_done", batch.StatusCompleted, now-3600, 10, 10, 0))
+	keyFile := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(key+"\n"), 0o600))
+
+	url, logs := startExporter(t, "--nvml.simulate=dgxa100", "--batch.endpoint="+srv.URL, "--batch.api-key-file="+keyFile)
+	var metrics string
+	require.Eventually(t, func() bool {
+		metrics = get(t, url+"/metrics")
+		return strings.Contains(metrics, "benchstation_batch_poll_success{")
+	}, 10*time.Second, 100*time.Millisecond)
+	assert.Contains(t, metrics, `benchstation_batch_jobs{endpoint="`+strings.TrimPrefix(srv.URL, "http://")+`",status="in_progress"} 1`)
+	assert.Contains(t, metrics, `benchstation_batch_job_progress_ratio{batch_id="batch_run",`)
+	assert.Contains(t, metrics, `benchstation_exporter_scrape_collector_success{collector="batch"} 1`)
+	assert.Contains(t, metrics, `nvidia_gpu_nvml_up 1`, "GPU collectors alongside")
+	assert.NotContains(t, metrics, key)
+	assert.NotContains(t, logs(), key)
+}
+
+func TestBatchFlagErrors(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"--batch.endpoint=http://127.0.0.1:1", "--batch.api-key-file=/nonexistent/key"}, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), "/nonexistent/key")
+	assert.NotContains(t, stderr.String(), "panic")
 }
