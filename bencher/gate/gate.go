@@ -1,0 +1,175 @@
+// Package gate checks a benchmark's summary against thresholds given on the
+// command line, such as --slo 'ttft_p95<=500ms,success_rate>=0.99', so a CI
+// pipeline fails when a run is too slow or too flaky.
+//
+// A gate is NAME OP VALUE. NAME is a summary value (see stats.Summary.Value:
+// ttft_p95, e2el_p99, success_rate, output_throughput, ...); OP is one of
+// <=, <, >=, >; VALUE is a number in the value's own unit, or for latency
+// values (which are in milliseconds) a Go duration such as 500ms, 1.5s or
+// 250us, or for ratios a percentage such as 99%. Gates are separated by
+// commas; spaces are allowed around each part.
+package gate
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Valuer is what a gate reads: a summary that knows its values by name.
+type Valuer interface {
+	Value(name string) (float64, bool)
+}
+
+// Op compares a value with a threshold.
+type Op string
+
+// The comparison operators.
+const (
+	LE Op = "<="
+	LT Op = "<"
+	GE Op = ">="
+	GT Op = ">"
+)
+
+// holds reports whether v op threshold.
+func (o Op) holds(v, threshold float64) bool {
+	switch o {
+	case LE:
+		return v <= threshold
+	case LT:
+		return v < threshold
+	case GE:
+		return v >= threshold
+	default:
+		return v > threshold
+	}
+}
+
+// Gate is one threshold.
+type Gate struct {
+	Name      string  `json:"name"`
+	Op        Op      `json:"op"`
+	Threshold float64 `json:"threshold"`
+	// Text is the gate as written.
+	Text string `json:"text"`
+}
+
+// Outcome is a gate checked against a summary.
+type Outcome struct {
+	Gate
+	Actual float64 `json:"actual"`
+	// Found is false when the summary has no such value (e.g. goodput of a
+	// run without SLOs); such a gate fails.
+	Found bool `json:"found"`
+	Pass  bool `json:"pass"`
+}
+
+// ErrSyntax is wrapped by every parse error.
+var ErrSyntax = errors.New("invalid gate")
+
+// Parse reads a comma-separated list of gates. known, when not nil,
+// rejects names that no summary can have, so a typo fails before a run.
+func Parse(s string, known func(name string) bool) ([]Gate, error) {
+	var gates []Gate
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		g, err := parseOne(part)
+		if err != nil {
+			return nil, err
+		}
+		if known != nil && !known(g.Name) {
+			return nil, fmt.Errorf("%w %q: unknown value %q", ErrSyntax, part, g.Name)
+		}
+		gates = append(gates, g)
+	}
+	if len(gates) == 0 {
+		return nil, fmt.Errorf("%w: empty, want e.g. 'ttft_p95<=500ms,success_rate>=0.99'", ErrSyntax)
+	}
+	return gates, nil
+}
+
+func parseOne(text string) (Gate, error) {
+	i := strings.IndexAny(text, "<>")
+	if i <= 0 {
+		return Gate{}, fmt.Errorf("%w %q: want NAME<=VALUE, NAME>=VALUE, NAME<VALUE or NAME>VALUE", ErrSyntax, text)
+	}
+	g := Gate{Name: strings.TrimSpace(text[:i]), Text: text}
+	rest := text[i:]
+	switch {
+	case strings.HasPrefix(rest, "<="), strings.HasPrefix(rest, ">="):
+		g.Op, rest = Op(rest[:2]), rest[2:]
+	default:
+		g.Op, rest = Op(rest[:1]), rest[1:]
+	}
+	if strings.ContainsAny(g.Name, " \t=!") || g.Name == "" {
+		return Gate{}, fmt.Errorf("%w %q: bad name %q", ErrSyntax, text, g.Name)
+	}
+	v, err := parseValue(strings.TrimSpace(rest))
+	if err != nil {
+		return Gate{}, fmt.Errorf("%w %q: %v", ErrSyntax, text, err)
+	}
+	g.Threshold = v
+	return g, nil
+}
+
+// parseValue reads a number, a percentage (to a ratio) or a duration (to
+// milliseconds, the unit of latency values).
+func parseValue(s string) (float64, error) {
+	if s == "" {
+		return 0, errors.New("missing value")
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return 0, fmt.Errorf("bad percentage %q", s)
+		}
+		return v / 100, nil
+	}
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		return v, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad value %q: want a number, a percentage (99%%) or a duration (500ms)", s)
+	}
+	return float64(d) / float64(time.Millisecond), nil
+}
+
+// Check evaluates gates against v.
+func Check(gates []Gate, v Valuer) []Outcome {
+	out := make([]Outcome, len(gates))
+	for i, g := range gates {
+		actual, found := v.Value(g.Name)
+		out[i] = Outcome{Gate: g, Actual: actual, Found: found, Pass: found && g.Op.holds(actual, g.Threshold)}
+	}
+	return out
+}
+
+// Passed reports whether every outcome passed.
+func Passed(outcomes []Outcome) bool {
+	for _, o := range outcomes {
+		if !o.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// String describes an outcome in one line, e.g.
+// "FAIL ttft_p95<=500ms: 612.4".
+func (o Outcome) String() string {
+	verdict := "ok  "
+	if !o.Pass {
+		verdict = "FAIL"
+	}
+	if !o.Found {
+		return fmt.Sprintf("%s %s: the run has no value %q", verdict, o.Text, o.Name)
+	}
+	return fmt.Sprintf("%s %s: %s", verdict, o.Text, strconv.FormatFloat(o.Actual, 'g', 6, 64))
+}
