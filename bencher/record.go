@@ -71,6 +71,7 @@ const (
 	ErrStream          ErrorClass = "stream_error"     // an {"error": …} event after HTTP 200
 	ErrInvalidResponse ErrorClass = "invalid_response" // a body that is not the OpenAI wire format
 	ErrCanceled        ErrorClass = "canceled"         // the run was stopped before the request ended
+	ErrInvalidRequest  ErrorClass = "invalid_request"  // the request could not be built (a Body that is not a JSON object)
 )
 
 // TokenSource says where a record's output token count came from.
