@@ -13,6 +13,7 @@ package gate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -126,12 +127,15 @@ func parseValue(s string) (float64, error) {
 	}
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		v, err := strconv.ParseFloat(p, 64)
-		if err != nil {
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 			return 0, fmt.Errorf("bad percentage %q", s)
 		}
 		return v / 100, nil
 	}
 	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return 0, fmt.Errorf("bad value %q: want a finite number", s)
+		}
 		return v, nil
 	}
 	d, err := time.ParseDuration(s)

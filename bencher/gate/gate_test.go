@@ -56,6 +56,9 @@ func TestParseErrors(t *testing.T) {
 		{"ttft_p95<=", `invalid gate "ttft_p95<=": missing value`},
 		{"ttft_p95<=fast", `invalid gate "ttft_p95<=fast": bad value "fast": want a number, a percentage (99%) or a duration (500ms)`},
 		{"success_rate>=x%", `invalid gate "success_rate>=x%": bad percentage "x%"`},
+		{"success_rate>=NaN", `invalid gate "success_rate>=NaN": bad value "NaN": want a finite number`},
+		{"ttft_p95<=inf", `invalid gate "ttft_p95<=inf": bad value "inf": want a finite number`},
+		{"success_rate>=inf%", `invalid gate "success_rate>=inf%": bad percentage "inf%"`},
 		{"ttft_p59<=5ms", `invalid gate "ttft_p59<=5ms": unknown value "ttft_p59"`},
 		{"ttft p95<=5ms", `invalid gate "ttft p95<=5ms": bad name "ttft p95"`},
 	} {
