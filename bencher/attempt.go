@@ -1,0 +1,181 @@
+package bencher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/benchstation/benchstation/bencher/sse"
+)
+
+// attemptResult says whether a failed attempt may be retried, and when.
+type attemptResult struct {
+	retryable     bool
+	retryAfter    time.Duration
+	hasRetryAfter bool
+}
+
+// attempt sends body once and fills rec with what it measured. rec.Attempts
+// is already the number of this attempt.
+func (c *Client) attempt(ctx context.Context, st *state, body *reqBody, maxTokens int, req *Request, rec *Record, start time.Time) attemptResult {
+	resetAttempt(rec, maxTokens)
+	actx := ctx
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	hreq := c.newHTTPRequest(actx, body)
+	if sent := time.Since(start); rec.Attempts == 1 {
+		rec.Sent = sent
+	}
+	resp, err := c.send(hreq)
+	if err != nil {
+		class := classify(ctx, actx, err)
+		c.fail(rec, class, err.Error())
+		rec.End = time.Since(start)
+		return attemptResult{retryable: class == ErrConnection}
+	}
+	defer resp.Body.Close()
+	rec.HTTPStatus = resp.StatusCode
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return c.readErrorAnswer(st, resp, rec, start)
+	}
+	if c.spec.stream && !isJSON(resp.Header) {
+		c.readStream(ctx, actx, st, resp.Body, req, rec, start)
+	} else {
+		c.readJSON(ctx, actx, st, resp.Body, req, rec, start)
+	}
+	return attemptResult{retryable: rec.Error == ErrConnection}
+}
+
+// resetAttempt clears what a previous attempt measured.
+func resetAttempt(rec *Record, maxTokens int) {
+	rec.FirstToken, rec.End = 0, 0
+	rec.InputTokens, rec.OutputTokens, rec.TokenSource = 0, 0, ""
+	rec.HTTPStatus, rec.Error, rec.ErrorMessage, rec.FinishReason, rec.Output = 0, ErrNone, "", "", ""
+	switch {
+	case rec.ChunkTimes != nil:
+		rec.ChunkTimes = rec.ChunkTimes[:0]
+	case maxTokens > 0:
+		rec.ChunkTimes = make([]time.Duration, 0, min(maxTokens, DefaultMaxChunkTimes))
+	}
+}
+
+// isJSON reports a JSON answer (to a request that asked for a stream, a
+// server that does not stream).
+func isJSON(h http.Header) bool {
+	return strings.HasPrefix(h.Get("Content-Type"), "application/json")
+}
+
+// classify gives the class of a transport or read error. ctx is the run's
+// context, actx the attempt's (with the timeout).
+func classify(ctx, actx context.Context, err error) ErrorClass {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return ErrCanceled
+	case actx != ctx && errors.Is(actx.Err(), context.DeadlineExceeded):
+		return ErrTimeout
+	case errors.Is(err, sse.ErrMalformed), errors.Is(err, sse.ErrEventTooLarge):
+		return ErrInvalidResponse
+	case errors.As(err, &ne) && ne.Timeout():
+		return ErrTimeout
+	}
+	return ErrConnection
+}
+
+// fail records a failure, with the message cleaned of the API key and
+// shortened.
+func (c *Client) fail(rec *Record, class ErrorClass, msg string) {
+	rec.Error = class
+	rec.ErrorMessage = sanitize(msg, c.apiKey)
+}
+
+// sanitize removes the API key from msg and cuts it to
+// DefaultMaxErrorMessage bytes.
+func sanitize(msg, apiKey string) string {
+	if apiKey != "" {
+		msg = strings.ReplaceAll(msg, apiKey, "[REDACTED]")
+	}
+	if len(msg) <= DefaultMaxErrorMessage {
+		return msg
+	}
+	cut := DefaultMaxErrorMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
+}
+
+// readErrorAnswer reads a non-2xx answer: its OpenAI error message, and
+// whether and when to retry.
+func (c *Client) readErrorAnswer(st *state, resp *http.Response, rec *Record, start time.Time) attemptResult {
+	b, _ := readLimited(st.scratch[:0], resp.Body, maxErrorBody)
+	st.keep(b)
+	rec.End = time.Since(start)
+	c.fail(rec, ErrHTTPStatus, errorMessage(b, resp.Status))
+	res := attemptResult{retryable: resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		res.retryAfter, res.hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return res
+}
+
+// errorMessage is the OpenAI error of an error body (nested or flat), or
+// the status and the body's start.
+func errorMessage(body []byte, status string) string {
+	body = bytes.TrimSpace(body)
+	if ch, err := sse.Parse(body); err == nil && ch.Kind == sse.KindError {
+		return ch.Err.Error()
+	}
+	if len(body) == 0 {
+		return "HTTP " + status
+	}
+	return "HTTP " + status + ": " + string(body[:min(len(body), DefaultMaxErrorMessage)])
+}
+
+// readLimited appends up to limit bytes of r to dst.
+func readLimited(dst []byte, r io.Reader, limit int) ([]byte, error) {
+	for len(dst) < limit {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):min(cap(dst), limit)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// keep retains a grown scratch buffer for reuse, unless it grew very large.
+func (st *state) keep(b []byte) {
+	if cap(b) <= 1<<20 {
+		st.scratch = b[:0]
+	}
+}
+
+// drain reads what is left of a response (the end of a chunked body) so
+// that its connection can be reused.
+func drain(st *state, body io.Reader) {
+	if cap(st.scratch) < 512 {
+		st.scratch = make([]byte, 0, 4096)
+	}
+	buf := st.scratch[:cap(st.scratch)]
+	for range 16 {
+		if _, err := body.Read(buf); err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package bencher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// serve starts an httptest server with h and returns its OpenAI base URL.
+func serve(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL + "/v1"
+}
+
+// events writes events ("data: X\n\n" each) and flushes after each.
+func events(w http.ResponseWriter, events ...string) {
+	for _, e := range events {
+		fmt.Fprintf(w, "data: %s\n\n", e)
+		w.(http.Flusher).Flush()
+	}
+}
+
+// startSSE writes the headers of a stream.
+func startSSE(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+}
+
+// Chunks of completions and chat streams.
+func textChunk(text string) string {
+	return fmt.Sprintf(`{"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":%q,"finish_reason":null}]}`, text)
+}
+
+func finishChunk(text, reason string) string {
+	return fmt.Sprintf(`{"id":"cmpl-1","object":"text_completion","choices":[{"index":0,"text":%q,"finish_reason":%q}]}`, text, reason)
+}
+
+func usageChunk(prompt, completion int) string {
+	return fmt.Sprintf(`{"id":"cmpl-1","object":"text_completion","choices":[],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}`,
+		prompt, completion, prompt+completion)
+}
+
+const roleChunk = `{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`
+
+func deltaChunk(field, text string) string {
+	return fmt.Sprintf(`{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{%q:%q},"finish_reason":null}]}`, field, text)
+}
+
+// fullStream writes a complete completions stream of n tokens with usage.
+func fullStream(w http.ResponseWriter, n int) {
+	startSSE(w)
+	for i := range n - 1 {
+		events(w, textChunk(fmt.Sprintf(" t%d", i)))
+	}
+	events(w, finishChunk(" end", "length"), usageChunk(5, n), "[DONE]")
+}
+
+// sendOne sends one request with a fresh client and returns its record.
+func sendOne(t *testing.T, ctx context.Context, req Request, opts ...Option) Record {
+	t.Helper()
+	c, err := NewClient(append([]Option{WithModel("m")}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	var rec Record
+	c.Do(ctx, &req, &rec, time.Now())
+	return rec
+}
+
+// bodyOf decodes a request body.
+func bodyOf(t assert.TestingT, r *http.Request) map[string]any {
+	b, err := io.ReadAll(r.Body)
+	assert.NoError(t, err)
+	var m map[string]any
+	assert.NoError(t, json.Unmarshal(b, &m), string(b))
+	return m
+}
+
+// arrivals records when requests arrived at a test server.
+type arrivals struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (a *arrivals) add(at time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.times = append(a.times, at)
+	return len(a.times)
+}
+
+func (a *arrivals) all() []time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]time.Time(nil), a.times...)
+}
+
+// timing runs a timing-sensitive check up to three times (as bencher/sim's
+// tests do). A loaded machine (go test runs packages in parallel, with
+// -race, on two cores) can only make things later, never earlier: lower
+// bounds hold on every try; an upper bound may miss once or twice.
+func timing(t *testing.T, check func(c assert.TestingT)) {
+	t.Helper()
+	for try := 1; try < 3; try++ {
+		var c collector
+		check(&c)
+		if !c.failed {
+			return
+		}
+		t.Logf("timing check missed on try %d, retrying: %s", try, c.msg)
+	}
+	check(t)
+}
+
+// collector is an assert.TestingT that only remembers failures.
+type collector struct {
+	failed bool
+	msg    string
+}
+
+func (c *collector) Errorf(format string, args ...any) {
+	c.failed = true
+	c.msg = strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+}

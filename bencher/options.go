@@ -1,0 +1,225 @@
+package bencher
+
+import (
+	"log/slog"
+	"maps"
+	"net/http"
+	"time"
+)
+
+// Defaults of the options.
+const (
+	// DefaultBaseURL is the OpenAI base URL of a local vLLM server.
+	DefaultBaseURL = "http://localhost:8000/v1"
+	// DefaultAPI is the endpoint requests are sent to.
+	DefaultAPI = APICompletions
+	// DefaultConcurrency is the number of closed-loop workers.
+	DefaultConcurrency = 1
+	// DefaultBurstiness is the gamma shape of open-loop gaps (1: Poisson).
+	DefaultBurstiness = 1.0
+	// DefaultTimeout is the limit on one attempt of a request, from its
+	// sending to the end of its response.
+	DefaultTimeout = 10 * time.Minute
+	// DefaultRetryBase is the first retry's backoff ceiling; it doubles at
+	// each retry (full jitter: the wait is uniform in [0, ceiling]).
+	DefaultRetryBase = 250 * time.Millisecond
+	// DefaultRetryMax caps the backoff ceiling.
+	DefaultRetryMax = 10 * time.Second
+	// DefaultMaxRetryAfter caps how long a server's Retry-After is honoured.
+	DefaultMaxRetryAfter = time.Minute
+	// DefaultMinErrorSample is the number of finished measured requests
+	// before the error rate can stop a run.
+	DefaultMinErrorSample = 20
+	// DefaultSeed seeds the open-loop schedule and the retry jitter.
+	DefaultSeed = 1
+	// DefaultMaxErrorMessage is the most bytes kept of an error message.
+	DefaultMaxErrorMessage = 512
+	// DefaultMaxChunkTimes bounds the capacity pre-allocated for a record's
+	// chunk times from its MaxTokens (the slice still grows past it).
+	DefaultMaxChunkTimes = 16384
+)
+
+// Option configures a [Runner] or a [Client]. A Client uses the target,
+// API, model, key, header, streaming, timeout, output, HTTP-client, logger
+// and concurrency options and ignores the others.
+type Option func(*config)
+
+type config struct {
+	baseURL        string
+	api            API
+	model          string
+	apiKey         string
+	headers        http.Header
+	stream         bool
+	timeout        time.Duration
+	recordOutputs  bool
+	httpClient     *http.Client
+	concurrency    int
+	concurrencySet bool
+	rate           float64
+	burstiness     float64
+	requests       int
+	duration       time.Duration
+	warmup         int
+	retries        int
+	retryBase      time.Duration
+	retryMax       time.Duration
+	maxRetryAfter  time.Duration
+	maxErrorRate   float64
+	minErrorSample int
+	seed           uint64
+	observer       Observer
+	logger         *slog.Logger
+}
+
+func defaultConfig() config {
+	return config{
+		baseURL:        DefaultBaseURL,
+		api:            DefaultAPI,
+		headers:        http.Header{},
+		stream:         true,
+		timeout:        DefaultTimeout,
+		concurrency:    DefaultConcurrency,
+		burstiness:     DefaultBurstiness,
+		retryBase:      DefaultRetryBase,
+		retryMax:       DefaultRetryMax,
+		maxRetryAfter:  DefaultMaxRetryAfter,
+		minErrorSample: DefaultMinErrorSample,
+		seed:           DefaultSeed,
+		logger:         slog.New(slog.DiscardHandler),
+	}
+}
+
+func newConfig(opts []Option) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.rate > 0 && !c.concurrencySet {
+		c.concurrency = 0 // an open loop without a cap
+	}
+	return c
+}
+
+// WithTarget sets the OpenAI base URL of the server, such as
+// "http://host:8000/v1" (default DefaultBaseURL). Requests go to
+// BASE/completions or BASE/chat/completions, model detection to BASE/models.
+func WithTarget(baseURL string) Option { return func(c *config) { c.baseURL = baseURL } }
+
+// WithAPI selects the endpoint (default DefaultAPI).
+func WithAPI(api API) Option { return func(c *config) { c.api = api } }
+
+// WithModel sets the model name sent in every request; empty (the default)
+// detects it from GET BASE/models (see [DetectModel]).
+func WithModel(model string) Option { return func(c *config) { c.model = model } }
+
+// WithAPIKey sets the key sent as "Authorization: Bearer KEY". It never
+// appears in a record, a result or an error message.
+func WithAPIKey(key string) Option { return func(c *config) { c.apiKey = key } }
+
+// WithHeader adds a header to every request (it may be given several times).
+func WithHeader(name, value string) Option {
+	return func(c *config) { c.headers.Add(name, value) }
+}
+
+// WithHeaders adds the headers h to every request.
+func WithHeaders(h http.Header) Option {
+	return func(c *config) {
+		for k, vs := range maps.All(h) {
+			for _, v := range vs {
+				c.headers.Add(k, v)
+			}
+		}
+	}
+}
+
+// WithStreaming switches streaming on (the default) or off. Streamed
+// requests ask for "stream_options": {"include_usage": true}. Non-streamed
+// responses have no first-token or chunk times.
+func WithStreaming(on bool) Option { return func(c *config) { c.stream = on } }
+
+// WithTimeout limits one attempt of a request, from its sending to the end
+// of its response (default DefaultTimeout; 0 means no limit).
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithRecordOutputs records the generated text of each request in
+// Record.Output (default off).
+func WithRecordOutputs(on bool) Option { return func(c *config) { c.recordOutputs = on } }
+
+// WithHTTPClient sends requests with hc instead of a client whose
+// connection pool is sized to the concurrency. Its Timeout should be 0 (use
+// WithTimeout), and its transport should not ask for compression.
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithConcurrency sets the number of closed-loop workers (default
+// DefaultConcurrency), or, with WithRate, the most requests in flight
+// (default 0: no limit). Requests over the limit wait for a slot, and the
+// wait shows in their latencies, which count from the scheduled time.
+func WithConcurrency(n int) Option {
+	return func(c *config) { c.concurrency, c.concurrencySet = n, true }
+}
+
+// WithRate makes the load open-loop: requests are scheduled at rate per
+// second on average, whatever the server's speed (default 0: closed loop).
+func WithRate(rate float64) Option { return func(c *config) { c.rate = rate } }
+
+// WithBurstiness sets the gamma shape of open-loop inter-arrival gaps:
+// 1 is Poisson (the default), below 1 burstier, above 1 steadier.
+func WithBurstiness(shape float64) Option { return func(c *config) { c.burstiness = shape } }
+
+// WithRequests stops the run after n requests (warm-up included). 0, the
+// default, means the workload's length when it has one ([Sized]), or no
+// limit when a duration is set.
+func WithRequests(n int) Option { return func(c *config) { c.requests = n } }
+
+// WithDuration stops scheduling requests d after the start (default 0: no
+// limit). Requests already scheduled are finished and recorded.
+func WithDuration(d time.Duration) Option { return func(c *config) { c.duration = d } }
+
+// WithWarmup marks the first n requests as warm-up (default 0).
+func WithWarmup(n int) Option { return func(c *config) { c.warmup = n } }
+
+// WithRetries retries a request up to n times after a retryable failure:
+// a connection error, HTTP 429 or a 5xx status (default 0).
+func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
+
+// WithBackoff sets the exponential backoff of retries: the wait before
+// retry k (from 1) is uniform in [0, min(max, base·2^(k−1))] ("full
+// jitter"). Defaults DefaultRetryBase and DefaultRetryMax.
+func WithBackoff(base, maxDelay time.Duration) Option {
+	return func(c *config) { c.retryBase, c.retryMax = base, maxDelay }
+}
+
+// WithMaxRetryAfter caps how long a Retry-After header of a 429 or 503
+// answer is honoured (default DefaultMaxRetryAfter).
+func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxRetryAfter = d } }
+
+// WithMaxErrorRate stops the run early when the share of failed requests
+// among the finished measured (non-warm-up) ones exceeds rate, once at least
+// minCount have finished (minCount <= 0: DefaultMinErrorSample). The default
+// rate 0 never stops.
+func WithMaxErrorRate(rate float64, minCount int) Option {
+	return func(c *config) {
+		c.maxErrorRate = rate
+		if minCount <= 0 {
+			minCount = DefaultMinErrorSample
+		}
+		c.minErrorSample = minCount
+	}
+}
+
+// WithSeed seeds the open-loop schedule and the retry jitter (default
+// DefaultSeed).
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+
+// WithObserver sets an observer that is called with every finished record.
+func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}

@@ -1,0 +1,6 @@
+//go:build race
+
+package bencher
+
+// raceSlack widens timing bounds under the race detector.
+const raceSlack = 10

@@ -1,0 +1,90 @@
+package bencher
+
+import (
+	"time"
+)
+
+// StopReason says why a run stopped.
+type StopReason string
+
+// The stop reasons.
+const (
+	StopCompleted    StopReason = "completed"      // every request of the run was sent and finished
+	StopDuration     StopReason = "duration"       // the duration was over (requests already scheduled were finished)
+	StopMaxErrorRate StopReason = "max_error_rate" // too many measured requests failed
+	StopInterrupted  StopReason = "interrupted"    // the run's context was cancelled
+)
+
+// Load modes of a run.
+const (
+	ModeClosedLoop = "closed_loop" // N workers, each sending its next request when free
+	ModeOpenLoop   = "open_loop"   // requests scheduled at a rate, whatever the server's speed
+)
+
+// Result is what a run measured: the records in schedule order and the
+// configuration that produced them. It is a plain document; the versioned
+// result file is built around it.
+type Result struct {
+	// Start is when the run started (wall clock; in-process it also holds
+	// the monotonic reading that record offsets are relative to). End is
+	// Start plus the run's monotonic length.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// StopReason says why the run stopped.
+	StopReason StopReason `json:"stop_reason"`
+	// Config is the configuration used.
+	Config RunConfig `json:"config"`
+	// Lateness measures how late the open-loop scheduler dispatched
+	// requests after their scheduled times (nil for a closed loop).
+	Lateness *Lateness `json:"scheduler_lateness,omitempty"`
+	// Records has one record per scheduled request, by Index.
+	Records []Record `json:"records"`
+}
+
+// Interrupted reports whether the run was cancelled before its end.
+func (r *Result) Interrupted() bool { return r.StopReason == StopInterrupted }
+
+// Duration is the run's length.
+func (r *Result) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// RunConfig is the configuration of a run, as recorded in its result. It
+// never holds the API key or header values.
+type RunConfig struct {
+	// Target is the base URL, without userinfo, query or fragment.
+	Target string `json:"target"`
+	API    API    `json:"api"`
+	Model  string `json:"model"`
+	Stream bool   `json:"stream"`
+	// Mode is ModeClosedLoop or ModeOpenLoop.
+	Mode string `json:"mode"`
+	// Concurrency is the number of workers (closed loop) or the cap on
+	// requests in flight (open loop; 0: none).
+	Concurrency int `json:"concurrency"`
+	// Rate (requests/s) and Burstiness (gamma shape) of an open loop.
+	Rate       float64 `json:"rate,omitempty"`
+	Burstiness float64 `json:"burstiness,omitempty"`
+	// Requests and Duration are the run's limits (0: none).
+	Requests       int           `json:"requests"`
+	Duration       time.Duration `json:"duration_ns"`
+	Warmup         int           `json:"warmup"`
+	Timeout        time.Duration `json:"timeout_ns"`
+	Retries        int           `json:"retries"`
+	RetryBase      time.Duration `json:"retry_base_ns"`
+	RetryMax       time.Duration `json:"retry_max_ns"`
+	MaxErrorRate   float64       `json:"max_error_rate,omitempty"`
+	MinErrorSample int           `json:"min_error_sample,omitempty"`
+	Seed           uint64        `json:"seed"`
+	RecordOutputs  bool          `json:"record_outputs,omitempty"`
+}
+
+// Lateness summarises how late the open-loop scheduler woke up to dispatch
+// requests, compared with their scheduled times. Latencies count from the
+// scheduled time, so lateness is part of them, never hidden; this says how
+// much of it was the scheduler's (timer wake-up) rather than the server's.
+type Lateness struct {
+	Samples int           `json:"samples"`
+	Mean    time.Duration `json:"mean_ns"`
+	P50     time.Duration `json:"p50_ns"`
+	P99     time.Duration `json:"p99_ns"`
+	Max     time.Duration `json:"max_ns"`
+}

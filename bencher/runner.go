@@ -1,0 +1,257 @@
+package bencher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Workload gives the request of each schedule index (from 0). It is called
+// from many goroutines at once and must be safe for concurrent use.
+type Workload interface {
+	Request(i int) Request
+}
+
+// Sized is a workload with a natural length: a run without a request or
+// duration limit sends Len requests.
+type Sized interface {
+	Len() int
+}
+
+// WorkloadFunc adapts a function to a Workload.
+type WorkloadFunc func(i int) Request
+
+// Request calls f(i).
+func (f WorkloadFunc) Request(i int) Request { return f(i) }
+
+// Requests is a workload that cycles through a list of requests.
+type Requests []Request
+
+// Request returns r[i mod len(r)].
+func (r Requests) Request(i int) Request { return r[i%len(r)] }
+
+// Len returns len(r).
+func (r Requests) Len() int { return len(r) }
+
+// Observer is told of every finished record, from the goroutine that
+// measured it, so that a CLI can show progress and serve live metrics. It
+// must be safe for concurrent use, quick and non-blocking. The record's
+// ChunkTimes must not be modified.
+type Observer interface {
+	Observe(rec Record)
+}
+
+// ObserverFunc adapts a function to an Observer.
+type ObserverFunc func(rec Record)
+
+// Observe calls f(rec).
+func (f ObserverFunc) Observe(rec Record) { f(rec) }
+
+// Compile-time interface checks.
+var (
+	_ Workload = WorkloadFunc(nil)
+	_ Workload = Requests(nil)
+	_ Sized    = Requests(nil)
+	_ Observer = ObserverFunc(nil)
+)
+
+// ErrRunning is returned by Run while the Runner is already running.
+var ErrRunning = errors.New("bencher: the runner is already running")
+
+// Progress counts the requests of the current (or last) run.
+type Progress struct {
+	// Scheduled requests have been given an index and a scheduled time.
+	Scheduled int64 `json:"scheduled"`
+	// Waiting requests are scheduled but wait for a concurrency slot (an
+	// open loop with a concurrency cap).
+	Waiting int64 `json:"waiting"`
+	// InFlight requests are being sent, received, or waiting to be retried.
+	InFlight int64 `json:"in_flight"`
+	// Finished requests have their record (warm-up included), of which
+	// Failed did not succeed.
+	Finished int64 `json:"finished"`
+	Failed   int64 `json:"failed"`
+}
+
+// progress holds the live counters behind Progress.
+type progress struct {
+	scheduled, waiting, inFlight, finished, failed atomic.Int64
+}
+
+func (p *progress) reset() {
+	for _, c := range []*atomic.Int64{&p.scheduled, &p.waiting, &p.inFlight, &p.finished, &p.failed} {
+		c.Store(0)
+	}
+}
+
+// Runner runs load against an OpenAI-compatible server. Create one with
+// NewRunner; it runs one run at a time.
+type Runner struct {
+	opts    []Option
+	cfg     config
+	running atomic.Bool
+	prog    progress
+}
+
+// NewRunner returns a Runner configured by opts, or an error wrapping
+// ErrInvalidConfig.
+func NewRunner(opts ...Option) (*Runner, error) {
+	cfg := newConfig(opts)
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	return &Runner{opts: opts, cfg: cfg}, nil
+}
+
+// Run is NewRunner(opts...) followed by Run(ctx, w).
+func Run(ctx context.Context, w Workload, opts ...Option) (*Result, error) {
+	r, err := NewRunner(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return r.Run(ctx, w)
+}
+
+// Progress returns the counters of the current or last run. It is cheap and
+// safe to call from any goroutine.
+func (r *Runner) Progress() Progress {
+	return Progress{
+		Scheduled: r.prog.scheduled.Load(),
+		Waiting:   r.prog.waiting.Load(),
+		InFlight:  r.prog.inFlight.Load(),
+		Finished:  r.prog.finished.Load(),
+		Failed:    r.prog.failed.Load(),
+	}
+}
+
+// Run sends the workload's requests, as the options say, and returns what
+// was measured. The model is detected first when no WithModel was given.
+// Cancelling ctx stops scheduling, aborts the requests in flight (their
+// records are marked ErrCanceled, as are those not yet sent) and returns the
+// partial result with StopReason StopInterrupted and a nil error. Errors are
+// returned only when the run could not start.
+func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
+	if w == nil {
+		return nil, fmt.Errorf("%w: no workload", ErrInvalidConfig)
+	}
+	if !r.running.CompareAndSwap(false, true) {
+		return nil, ErrRunning
+	}
+	defer r.running.Store(false)
+	cfg := r.cfg
+	total, err := requestLimit(&cfg, w)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.model == "" {
+		if cfg.model, err = DetectModel(ctx, cfg.baseURL, r.opts...); err != nil {
+			return nil, err
+		}
+	}
+	client, err := newClient(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	r.prog.reset()
+	rn := newRun(ctx, &cfg, client, w, total, &r.prog)
+	return rn.exec()
+}
+
+// requestLimit returns the number of requests to send (0: until the
+// duration is over).
+func requestLimit(cfg *config, w Workload) (int, error) {
+	if cfg.requests > 0 || cfg.duration > 0 {
+		return cfg.requests, nil
+	}
+	if s, ok := w.(Sized); ok && s.Len() > 0 {
+		return s.Len(), nil
+	}
+	return 0, fmt.Errorf("%w: set a number of requests or a duration (the workload has no length)", ErrInvalidConfig)
+}
+
+// validate checks the options.
+func validate(c *config) error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	finite := func(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+	check(c.rate >= 0 && finite(c.rate), "rate %v must be a finite number >= 0", c.rate)
+	check(c.burstiness > 0 && finite(c.burstiness), "burstiness %v must be a finite number > 0", c.burstiness)
+	check(c.concurrency >= 0, "concurrency %d must be >= 0", c.concurrency)
+	check(c.rate > 0 || c.concurrency >= 1, "a closed loop (no rate) needs a concurrency >= 1")
+	check(c.requests >= 0, "requests %d must be >= 0", c.requests)
+	check(c.duration >= 0, "duration %v must be >= 0", c.duration)
+	check(c.warmup >= 0, "warm-up %d must be >= 0", c.warmup)
+	check(c.retries >= 0, "retries %d must be >= 0", c.retries)
+	check(c.retryBase >= 0 && c.retryMax >= c.retryBase, "backoff base %v and max %v must satisfy 0 <= base <= max", c.retryBase, c.retryMax)
+	check(c.maxRetryAfter >= 0, "max Retry-After %v must be >= 0", c.maxRetryAfter)
+	check(c.maxErrorRate >= 0 && c.maxErrorRate <= 1, "max error rate %v must be in [0, 1]", c.maxErrorRate)
+	check(c.timeout >= 0, "timeout %v must be >= 0", c.timeout)
+	if _, _, err := parseBaseURL(c.baseURL); err != nil {
+		errs = append(errs, err)
+	}
+	check(c.api == APICompletions || c.api == APIChat, "unknown API %q (want %q or %q)", c.api, APICompletions, APIChat)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	}
+	return nil
+}
+
+// runConfig is the configuration as recorded in the result.
+func runConfig(c *config, target string, total int) RunConfig {
+	rc := RunConfig{
+		Target: target, API: c.api, Model: c.model, Stream: c.stream,
+		Mode: ModeClosedLoop, Concurrency: c.concurrency,
+		Requests: total, Duration: c.duration, Warmup: c.warmup, Timeout: c.timeout,
+		Retries: c.retries, RetryBase: c.retryBase, RetryMax: c.retryMax,
+		Seed: c.seed, RecordOutputs: c.recordOutputs,
+	}
+	if c.rate > 0 {
+		rc.Mode, rc.Rate, rc.Burstiness = ModeOpenLoop, c.rate, c.burstiness
+	}
+	if c.maxErrorRate > 0 {
+		rc.MaxErrorRate, rc.MinErrorSample = c.maxErrorRate, c.minErrorSample
+	}
+	return rc
+}
+
+// exec runs the load loop and builds the result.
+func (rn *run) exec() (*Result, error) {
+	stopWatch := context.AfterFunc(rn.ctx, func() { rn.stop(StopInterrupted) })
+	defer stopWatch()
+	log := rn.cfg.logger
+	log.Debug("bencher: run starting", "target", rn.client.Target(), "model", rn.cfg.model,
+		"concurrency", rn.cfg.concurrency, "rate", rn.cfg.rate, "requests", rn.total, "duration", rn.cfg.duration)
+	if rn.cfg.rate > 0 {
+		if err := rn.openLoop(); err != nil {
+			return nil, err
+		}
+	} else {
+		rn.closedLoop()
+	}
+	if rn.ctx.Err() != nil {
+		// Requests cancelled with the context can all end before the
+		// AfterFunc above has run: the run was interrupted all the same.
+		rn.stop(StopInterrupted)
+	}
+	elapsed := time.Since(rn.start)
+	res := &Result{
+		Start:      rn.start,
+		End:        rn.start.Add(elapsed),
+		StopReason: rn.stopReason(),
+		Config:     runConfig(rn.cfg, rn.client.Target(), rn.total),
+		Records:    rn.records[:rn.next],
+	}
+	if rn.cfg.rate > 0 {
+		res.Lateness = summarizeLateness(rn.lateness)
+	}
+	log.Debug("bencher: run finished", "stop_reason", res.StopReason, "records", len(res.Records), "duration", elapsed)
+	return res, nil
+}

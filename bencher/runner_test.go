@@ -1,0 +1,492 @@
+package bencher
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/benchstation/benchstation/bencher/pacer"
+	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// slowStream streams n tokens, one every gap (the first after gap too).
+func slowStream(n int, gap time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		startSSE(w)
+		for i := range n {
+			select {
+			case <-time.After(gap):
+			case <-r.Context().Done():
+				return
+			}
+			if i == n-1 {
+				events(w, finishChunk(" x", "length"), usageChunk(3, n), "[DONE]")
+			} else {
+				events(w, textChunk(" x"))
+			}
+		}
+	}
+}
+
+// gauge counts requests in flight at a server and remembers the maximum.
+type gauge struct {
+	cur, max atomic.Int64
+}
+
+func (g *gauge) wrap(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		n := g.cur.Add(1)
+		for m := g.max.Load(); n > m && !g.max.CompareAndSwap(m, n); m = g.max.Load() {
+		}
+		defer g.cur.Add(-1)
+		h(w, r)
+	}
+}
+
+var oneReq = Requests{{Prompt: "p", MaxTokens: 4}}
+
+func TestClosedLoopKeepsNInFlight(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 8, 32} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			const hold, waves = 20 * time.Millisecond, 6
+			timing(t, func(c assert.TestingT) {
+				var g gauge
+				url := serve(t, g.wrap(slowStream(2, hold/2)))
+				res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"),
+					WithConcurrency(n), WithRequests(n*waves))
+				require.NoError(t, err)
+				assert.Equal(c, int64(n), g.max.Load(), "most requests in flight at the server")
+				assert.Len(c, res.Records, n*waves)
+				// Kept full: the run lasts about waves × hold, not longer.
+				assert.Less(c, res.Duration(), time.Duration(waves)*hold*2, "run length")
+				for _, rec := range res.Records {
+					assert.True(c, rec.OK(), rec.ErrorMessage)
+				}
+			})
+		})
+	}
+}
+
+// TestClosedLoopScheduledWhenFree: a worker's next request is scheduled
+// when its previous one ended, so closed-loop TTFT holds no client queueing.
+func TestClosedLoopScheduledWhenFree(t *testing.T) {
+	t.Parallel()
+	url := serve(t, slowStream(2, 5*time.Millisecond))
+	res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(1), WithRequests(10))
+	require.NoError(t, err)
+	for i, rec := range res.Records {
+		assert.Equal(t, i, rec.Index)
+		assert.Less(t, rec.QueueDelay(), 2*time.Millisecond, "scheduled just before sending")
+		if i > 0 {
+			prev := res.Records[i-1]
+			assert.GreaterOrEqual(t, rec.Scheduled, prev.End)
+			assert.Less(t, rec.Scheduled-prev.End, 5*time.Millisecond, "scheduled when the worker became free")
+		}
+	}
+}
+
+func TestOpenLoopRate(t *testing.T) {
+	t.Parallel()
+	const rate, n = 400.0, 300
+	want := pacer.Schedule(mustGamma(t, rate, 1, 7), n)
+	timing(t, func(c assert.TestingT) {
+		var arr arrivals
+		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			arr.add(time.Now())
+			fullStream(w, 1)
+		})
+		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"),
+			WithRate(rate), WithRequests(n), WithSeed(7))
+		require.NoError(t, err)
+		require.Len(t, res.Records, n)
+		for i, rec := range res.Records {
+			require.Equal(t, want[i], rec.Scheduled, "the pacer's schedule, exactly")
+		}
+		got := arr.all()
+		require.Len(t, got, n)
+		scheduled := float64(n-1) / (want[n-1] - want[0]).Seconds()
+		achieved := float64(n-1) / got[n-1].Sub(got[0]).Seconds()
+		assert.InEpsilon(c, rate, scheduled, 0.1, "the seeded schedule's own rate")
+		assert.InEpsilon(c, scheduled, achieved, 0.03, "arrival rate at the server")
+		require.NotNil(t, res.Lateness)
+		assert.Equal(c, n, res.Lateness.Samples)
+		assert.Less(c, res.Lateness.P50, 2*time.Millisecond, "scheduler lateness p50")
+		assert.Equal(t, ModeOpenLoop, res.Config.Mode)
+		assert.Equal(t, 0, res.Config.Concurrency, "an open loop has no cap unless asked")
+		t.Logf("scheduler lateness: %+v", *res.Lateness)
+		assert.Equal(t, rate, res.Config.Rate)
+		assert.Equal(t, 1.0, res.Config.Burstiness)
+	})
+}
+
+func mustGamma(t *testing.T, rate, shape float64, seed uint64) *pacer.Gamma {
+	t.Helper()
+	p, err := pacer.NewGamma(rate, shape, seed)
+	require.NoError(t, err)
+	return p
+}
+
+// TestOpenLoopCapShowsQueueing: at 100 requests/s with one slot and a
+// server taking 20 ms each, requests queue in the client; TTFT counts from
+// the scheduled time, so the queueing shows in it.
+func TestOpenLoopCapShowsQueueing(t *testing.T) {
+	t.Parallel()
+	url := serve(t, slowStream(1, 20*time.Millisecond))
+	var maxWaiting atomic.Int64
+	var r *Runner
+	r, err := NewRunner(WithTarget(url), WithModel("m"), WithRate(100), WithBurstiness(50), WithConcurrency(1),
+		WithRequests(15), WithObserver(ObserverFunc(func(Record) {
+			if w := r.Progress().Waiting; w > maxWaiting.Load() {
+				maxWaiting.Store(w)
+			}
+		})))
+	require.NoError(t, err)
+	res, err := r.Run(context.Background(), oneReq)
+	require.NoError(t, err)
+	require.Len(t, res.Records, 15)
+	last := res.Records[14]
+	ttft, ok := last.TTFT()
+	require.True(t, ok)
+	assert.Greater(t, last.QueueDelay(), 100*time.Millisecond, "the last request waited for a slot")
+	assert.Equal(t, ttft, last.QueueDelay()+(last.FirstToken-last.Sent), "TTFT = client queue + server view")
+	assert.GreaterOrEqual(t, last.FirstToken-last.Sent, 20*time.Millisecond)
+	assert.Greater(t, maxWaiting.Load(), int64(3), "requests waiting for a slot")
+	for i := 1; i < len(res.Records); i++ {
+		assert.GreaterOrEqual(t, res.Records[i].Sent, res.Records[i-1].End, "one request in flight at a time")
+	}
+}
+
+func TestDurationStops(t *testing.T) {
+	t.Parallel()
+	const d = 300 * time.Millisecond
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"closed loop", []Option{WithConcurrency(3)}},
+		{"open loop", []Option{WithRate(50), WithConcurrency(0)}},
+		{"open loop with requests left", []Option{WithRate(50), WithRequests(1000)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			timing(t, func(c assert.TestingT) {
+				url := serve(t, slowStream(2, 10*time.Millisecond))
+				opts := append([]Option{WithTarget(url), WithModel("m"), WithDuration(d)}, tt.opts...)
+				res, err := Run(context.Background(), WorkloadFunc(func(i int) Request {
+					return Request{ID: fmt.Sprint("r", i), Prompt: "p"}
+				}), opts...)
+				require.NoError(t, err)
+				assert.Equal(c, StopDuration, res.StopReason)
+				assert.GreaterOrEqual(c, res.Duration(), d-25*time.Millisecond, "ran for the duration")
+				assert.Less(c, res.Duration(), d+150*time.Millisecond, "stopped on time")
+				assert.NotEmpty(c, res.Records)
+				for i, rec := range res.Records {
+					assert.Equal(c, i, rec.Index)
+					assert.Equal(c, fmt.Sprint("r", i), rec.ID)
+					assert.Less(c, rec.Scheduled, d)
+					assert.True(c, rec.OK(), rec.ErrorMessage)
+				}
+				assert.Equal(c, d, res.Config.Duration)
+			})
+		})
+	}
+}
+
+func TestWarmup(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) { fullStream(w, 1) })
+	res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(2), WithRequests(10), WithWarmup(3))
+	require.NoError(t, err)
+	for i, rec := range res.Records {
+		assert.Equal(t, i < 3, rec.Warmup, "record %d", i)
+	}
+	assert.Equal(t, 3, res.Config.Warmup)
+}
+
+func TestMaxErrorRate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		failIf  func(n int64) bool // by arrival number, from 1
+		warmup  int
+		reason  StopReason
+		records func(t *testing.T, n int)
+	}{
+		{
+			name:   "every other request fails",
+			failIf: func(n int64) bool { return n%2 == 0 },
+			reason: StopMaxErrorRate,
+			records: func(t *testing.T, n int) {
+				assert.Less(t, n, 100, "stopped early")
+				assert.GreaterOrEqual(t, n, 20, "not before the minimum sample")
+			},
+		},
+		{
+			name:    "failing warm-up requests do not count",
+			failIf:  func(n int64) bool { return n <= 10 },
+			warmup:  10,
+			reason:  StopCompleted,
+			records: func(t *testing.T, n int) { assert.Equal(t, 100, n) },
+		},
+		{
+			name:    "a few failures stay under the limit",
+			failIf:  func(n int64) bool { return n%10 == 0 },
+			reason:  StopCompleted,
+			records: func(t *testing.T, n int) { assert.Equal(t, 100, n) },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var count atomic.Int64
+			url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if tt.failIf(count.Add(1)) {
+					w.WriteHeader(500)
+					return
+				}
+				fullStream(w, 1)
+			})
+			res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(4),
+				WithRequests(100), WithWarmup(tt.warmup), WithMaxErrorRate(0.2, 20))
+			require.NoError(t, err)
+			assert.Equal(t, tt.reason, res.StopReason)
+			tt.records(t, len(res.Records))
+			for i, rec := range res.Records {
+				assert.Equal(t, i, rec.Index, "no gaps")
+				assert.NotEqual(t, ErrCanceled, rec.Error, "requests in flight were finished")
+			}
+			assert.Equal(t, 0.2, res.Config.MaxErrorRate)
+			assert.Equal(t, 20, res.Config.MinErrorSample)
+		})
+	}
+}
+
+// TestMaxErrorRateOpenLoopDropsQueued: requests queued for a slot when the
+// error rate stops an open loop are recorded as canceled, never sent.
+func TestMaxErrorRateOpenLoopDropsQueued(t *testing.T) {
+	t.Parallel()
+	var sent atomic.Int64
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		time.Sleep(5 * time.Millisecond)
+		w.WriteHeader(503)
+	})
+	res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithRate(1000), WithConcurrency(2),
+		WithRequests(200), WithMaxErrorRate(0.5, 5))
+	require.NoError(t, err)
+	assert.Equal(t, StopMaxErrorRate, res.StopReason)
+	unsent := 0
+	for i, rec := range res.Records {
+		assert.Equal(t, i, rec.Index)
+		if rec.Attempts == 0 {
+			unsent++
+			assert.Equal(t, ErrCanceled, rec.Error)
+			assert.Equal(t, "not sent: the run stopped (max_error_rate)", rec.ErrorMessage)
+		}
+	}
+	assert.Positive(t, unsent)
+	assert.Equal(t, int(sent.Load()), len(res.Records)-unsent)
+}
+
+func TestInterrupt(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"closed loop", []Option{WithConcurrency(4)}},
+		{"open loop with a cap", []Option{WithRate(200), WithConcurrency(3)}},
+		{"closed loop while waiting to retry", []Option{WithConcurrency(2), WithRetries(5)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := slowStream(20, 25*time.Millisecond)
+			var count atomic.Int64
+			url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(tt.name, "retry") && count.Add(1) > 2 {
+					w.Header().Set("Retry-After", "30")
+					w.WriteHeader(503)
+					return
+				}
+				h(w, r)
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(200*time.Millisecond, cancel)
+			begin := time.Now()
+			opts := append([]Option{WithTarget(url), WithModel("m"), WithRequests(100)}, tt.opts...)
+			res, err := Run(ctx, oneReq, opts...)
+			require.NoError(t, err)
+			assert.Less(t, time.Since(begin), 3*time.Second, "returned promptly")
+			assert.Equal(t, StopInterrupted, res.StopReason)
+			assert.True(t, res.Interrupted())
+			require.NotEmpty(t, res.Records)
+			assert.Less(t, len(res.Records), 100)
+			canceled := 0
+			for i, rec := range res.Records {
+				assert.Equal(t, i, rec.Index, "no gaps")
+				if rec.Error == ErrCanceled {
+					canceled++
+				}
+			}
+			assert.Positive(t, canceled, "requests in flight are marked canceled")
+		})
+	}
+}
+
+func TestRecordsInOrderWithObserverAndProgress(t *testing.T) {
+	t.Parallel()
+	var count atomic.Int64
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n := count.Add(1)
+		time.Sleep(time.Duration(n%5) * time.Millisecond)
+		if n%7 == 0 {
+			w.WriteHeader(500)
+			return
+		}
+		fullStream(w, 2)
+	})
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	r, err := NewRunner(WithTarget(url), WithModel("m"), WithConcurrency(8), WithRequests(60),
+		WithObserver(ObserverFunc(func(rec Record) {
+			mu.Lock()
+			defer mu.Unlock()
+			assert.False(t, seen[rec.Index], "observed once")
+			seen[rec.Index] = true
+		})))
+	require.NoError(t, err)
+	res, err := r.Run(context.Background(), Requests{{ID: "a", Prompt: "p"}, {ID: "b", Prompt: "q"}})
+	require.NoError(t, err)
+	require.Len(t, res.Records, 60)
+	failed := 0
+	for i, rec := range res.Records {
+		assert.Equal(t, i, rec.Index)
+		assert.Equal(t, []string{"a", "b"}[i%2], rec.ID, "the workload cycles")
+		if i > 0 {
+			assert.GreaterOrEqual(t, rec.Scheduled, res.Records[i-1].Scheduled, "schedule order")
+		}
+		if !rec.OK() {
+			failed++
+		}
+	}
+	assert.Len(t, seen, 60)
+	assert.Equal(t, Progress{Scheduled: 60, Finished: 60, Failed: int64(failed)}, r.Progress())
+}
+
+func TestRunnerBusy(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		fullStream(w, 1)
+	})
+	r, err := NewRunner(WithTarget(url), WithModel("m"), WithRequests(1))
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() {
+		_, err := r.Run(context.Background(), oneReq)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return r.Progress().InFlight == 1 }, 5*time.Second, time.Millisecond)
+	_, err = r.Run(context.Background(), oneReq)
+	assert.ErrorIs(t, err, ErrRunning)
+	close(release)
+	require.NoError(t, <-done)
+}
+
+func TestRunDetectsModel(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base, _, err := sim.New(sim.WithZeroDelay()).Start(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	res, err := Run(ctx, oneReq, WithTarget(base+"/v1"), WithRequests(3), WithAPI(APIChat))
+	require.NoError(t, err)
+	assert.Equal(t, sim.DefaultModel, res.Config.Model)
+	for _, rec := range res.Records {
+		assert.True(t, rec.OK(), rec.ErrorMessage)
+	}
+}
+
+func TestRunnerInvalid(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"closed loop without workers", []Option{WithConcurrency(0)}, "a closed loop (no rate) needs a concurrency >= 1"},
+		{"negative rate", []Option{WithRate(-1)}, "rate -1 must be a finite number >= 0"},
+		{"burstiness", []Option{WithRate(1), WithBurstiness(0)}, "burstiness 0 must be a finite number > 0"},
+		{"several", []Option{WithRequests(-1), WithWarmup(-2), WithRetries(-3)},
+			"requests -1 must be >= 0\nwarm-up -2 must be >= 0\nretries -3 must be >= 0"},
+		{"backoff", []Option{WithBackoff(time.Second, time.Millisecond)}, "backoff base 1s and max 1ms must satisfy 0 <= base <= max"},
+		{"error rate", []Option{WithMaxErrorRate(1.5, 0)}, "max error rate 1.5 must be in [0, 1]"},
+		{"timeout", []Option{WithTimeout(-time.Second)}, "timeout -1s must be >= 0"},
+		{"URL", []Option{WithTarget("localhost")}, `target URL must be http(s)://host[:port]/v1, got "localhost"`},
+		{"API", []Option{WithAPI("x")}, `unknown API "x" (want "completions" or "chat")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := NewRunner(tt.opts...)
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.EqualError(t, err, "bencher: invalid configuration: "+tt.want)
+		})
+	}
+	t.Run("no limit", func(t *testing.T) {
+		t.Parallel()
+		_, err := Run(context.Background(), WorkloadFunc(func(int) Request { return Request{} }), WithModel("m"))
+		assert.EqualError(t, err, "bencher: invalid configuration: set a number of requests or a duration (the workload has no length)")
+		_, err = Run(context.Background(), nil, WithModel("m"))
+		assert.EqualError(t, err, "bencher: invalid configuration: no workload")
+	})
+}
+
+func TestResultJSON(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) { fullStream(w, 2) })
+	target := strings.Replace(url, "http://", "http://bob:pw@", 1) + "/?token=x"
+	res, err := Run(context.Background(), oneReq, WithTarget(target), WithModel("m"), WithRequests(2), WithAPIKey("sk-zzz"),
+		WithHeader("X-Secret", "hdr-value"), WithSeed(9))
+	require.NoError(t, err)
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	for _, s := range []string{"bob", "pw@", "token=x", "sk-zzz", "hdr-value"} {
+		assert.NotContains(t, string(b), s)
+	}
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(b, &doc))
+	assert.ElementsMatch(t, []string{"start", "end", "stop_reason", "config", "records"}, keys(doc))
+	assert.Equal(t, map[string]any{
+		"target": url, "api": "completions", "model": "m", "stream": true, "mode": "closed_loop",
+		"concurrency": 1.0, "requests": 2.0, "duration_ns": 0.0, "warmup": 0.0, "timeout_ns": float64(DefaultTimeout),
+		"retries": 0.0, "retry_base_ns": float64(DefaultRetryBase), "retry_max_ns": float64(DefaultRetryMax), "seed": 9.0,
+	}, doc["config"])
+	assert.Equal(t, "completed", doc["stop_reason"])
+	rec := doc["records"].([]any)[0].(map[string]any)
+	assert.ElementsMatch(t, []string{"index", "scheduled_ns", "sent_ns", "first_token_ns", "end_ns", "chunk_times_ns",
+		"input_tokens", "output_tokens", "token_source", "attempts", "http_status", "finish_reason"}, keys(rec))
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
