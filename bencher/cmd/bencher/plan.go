@@ -1,0 +1,256 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/gate"
+	"github.com/benchstation/benchstation/bencher/report"
+	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/stats"
+	"github.com/benchstation/benchstation/bencher/workload"
+)
+
+// usageError is an error of the command line or of its input files: the
+// command exits 2 without running anything.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError.
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// plan is everything a benchmark needs that the flags say, checked before
+// anything runs.
+type plan struct {
+	o           *loadOptions
+	api         bencher.API
+	wl          bencher.Workload
+	wlMeta      results.Workload
+	wlSize      int // requests of a file workload; 0 for synthetic
+	gates       []gate.Gate
+	slos        []stats.SLO
+	percentiles []float64
+	apiKey      string
+	headers     http.Header
+	labels      map[string]string
+	format      report.Format
+}
+
+// newPlan checks the flags and reads the input files. Every error is a
+// usageError.
+func newPlan(o *loadOptions) (*plan, error) {
+	p := &plan{o: o, api: bencher.API(o.api)}
+	var err error
+	if strings.TrimSpace(o.slo) != "" {
+		if p.gates, err = gate.Parse(o.slo, stats.IsValueName); err != nil {
+			return nil, usagef("--slo: %w", err)
+		}
+	}
+	if p.slos, err = stats.ParseSLOs(o.requestSLO); err != nil {
+		return nil, usagef("--request-slo: %w", err)
+	}
+	for _, s := range o.percentiles {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || v < 0 || v > 100 {
+			return nil, usagef("--percentile %q: want a number from 0 to 100", s)
+		}
+		p.percentiles = append(p.percentiles, v)
+	}
+	if p.format, err = report.ParseFormat(o.format); err != nil {
+		return nil, usagef("--format: %w", err)
+	}
+	if p.headers, err = parseHeaders(o.headers); err != nil {
+		return nil, err
+	}
+	if p.labels, err = parseLabels(o.labels); err != nil {
+		return nil, err
+	}
+	if p.apiKey, err = readAPIKey(o.apiKeyFile); err != nil {
+		return nil, err
+	}
+	if err := p.readWorkload(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parseHeaders reads 'Name: value' headers.
+func parseHeaders(hs []string) (http.Header, error) {
+	h := http.Header{}
+	for _, s := range hs {
+		name, value, ok := strings.Cut(s, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, usagef("--header %q: want 'Name: value'", s)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
+// parseLabels reads k=v labels.
+func parseLabels(ls []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, s := range ls {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, usagef("--label %q: want KEY=VALUE", s)
+		}
+		m[strings.TrimSpace(k)] = v
+	}
+	return m, nil
+}
+
+// readAPIKey reads the key from the key file, or from $OPENAI_API_KEY.
+func readAPIKey(file string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(os.Getenv(apiKeyEnv)), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usagef("--api-key-file: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" || strings.ContainsAny(key, "\r\n") {
+		return "", usagef("--api-key-file %s: want one non-empty line", file)
+	}
+	return key, nil
+}
+
+// readWorkload builds the workload: a prompt file, a batch file, or
+// synthetic prompts.
+func (p *plan) readWorkload() error {
+	o := p.o
+	p.wlMeta = results.Workload{Source: results.SourceSynthetic, Seed: o.seed, IgnoreEOS: o.ignoreEOS}
+	switch {
+	case o.dataset != "" && o.batch != "":
+		return usagef("--dataset and --batch-file exclude each other")
+	case o.dataset != "":
+		return p.readDataset()
+	case o.batch != "":
+		return p.readBatch()
+	}
+	src, err := workload.NewSynthetic(workload.SyntheticOptions{
+		API: p.api, Input: o.input, Output: o.output, IgnoreEOS: o.ignoreEOS,
+		PrefixShare: o.prefixShare, PrefixGroups: o.prefixGroups, Seed: o.seed,
+	})
+	if err != nil {
+		return usagef("workload: %w", err)
+	}
+	p.wl = src
+	p.wlMeta.InputTokens, p.wlMeta.OutputTokens = o.input.String(), o.output.String()
+	if o.prefixShare > 0 {
+		p.wlMeta.PrefixShare, p.wlMeta.PrefixGroups = o.prefixShare, o.prefixGroups
+	}
+	return nil
+}
+
+// readDataset reads --dataset.
+func (p *plan) readDataset() error {
+	fo := workload.FileOptions{IgnoreEOS: p.o.ignoreEOS, Seed: p.o.seed}
+	if p.o.set.output {
+		fo.Output = p.o.output
+		p.wlMeta.OutputTokens = p.o.output.String()
+	}
+	reqs, err := workload.ReadJSONL(p.o.dataset, p.api, fo)
+	if err != nil {
+		return usagef("--dataset: %w", err)
+	}
+	p.setFile(results.SourceJSONL, p.o.dataset, reqs)
+	return nil
+}
+
+// readBatch reads --batch-file, whose url gives the API.
+func (p *plan) readBatch() error {
+	reqs, api, err := workload.ReadBatch(p.o.batch)
+	if err != nil {
+		return usagef("--batch-file: %w", err)
+	}
+	if p.o.set.api && api != p.api {
+		return usagef("--api %s, but the requests of --batch-file %s are for the %s API", p.api, p.o.batch, api)
+	}
+	p.api = api
+	p.setFile(results.SourceBatch, p.o.batch, reqs)
+	return nil
+}
+
+// setFile makes a file's requests the workload, cycled when the run is
+// longer than the file.
+func (p *plan) setFile(source, file string, reqs []bencher.Request) {
+	p.wl = workload.Cycle(reqs)
+	p.wlSize = len(reqs)
+	p.wlMeta.Source, p.wlMeta.File, p.wlMeta.Size = source, file, len(reqs)
+}
+
+// spec is the load of one run: a run, a level of a sweep, or a cell of a
+// matrix.
+type spec struct {
+	profile     string
+	name        string
+	labels      map[string]string
+	concurrency int
+	rate        float64
+	requests    int
+	retries     int
+	retryBase   time.Duration
+	retryMax    time.Duration
+	barLabel    string
+}
+
+// baseSpec returns the load the flags give (after any profile).
+func (p *plan) baseSpec(o *loadOptions) spec {
+	s := spec{
+		profile: o.profile, name: o.name, labels: p.labels, rate: o.rate,
+		concurrency: o.concurrency, requests: o.requests, retries: o.retries,
+		retryBase: o.retryBase, retryMax: o.retryMax,
+	}
+	if !o.set.concurrency && o.profile == "" {
+		s.concurrency = defaultConcurrency
+		if o.rate > 0 {
+			s.concurrency = 0 // an open loop without a cap
+		}
+	}
+	if !o.set.requests && o.duration == 0 {
+		s.requests = defaultRequests
+		if p.wlSize > 0 {
+			s.requests = p.wlSize
+		}
+	}
+	return s
+}
+
+// runnerOptions returns the runner's options for a spec (without the
+// target, which is known only once it runs).
+func (p *plan) runnerOptions(s spec) []bencher.Option {
+	o := p.o
+	return []bencher.Option{
+		bencher.WithAPI(p.api), bencher.WithAPIKey(p.apiKey), bencher.WithHeaders(p.headers),
+		bencher.WithStreaming(o.stream), bencher.WithTimeout(o.timeout), bencher.WithRecordOutputs(o.recordOutputs),
+		bencher.WithConcurrency(s.concurrency), bencher.WithRate(s.rate), bencher.WithBurstiness(o.burstiness),
+		bencher.WithRequests(s.requests), bencher.WithDuration(o.duration), bencher.WithWarmup(o.warmup),
+		bencher.WithRetries(s.retries), bencher.WithBackoff(s.retryBase, s.retryMax),
+		bencher.WithMaxErrorRate(o.maxErrRate, 0), bencher.WithSeed(o.seed),
+	}
+}
+
+// check validates the runner options of every spec before anything runs.
+func (p *plan) check(specs []spec) error {
+	for _, s := range specs {
+		target := p.o.target
+		if target == "" {
+			target = bencher.DefaultBaseURL // the simulator's URL is not known yet
+		}
+		opts := append(p.runnerOptions(s), bencher.WithTarget(target))
+		if _, err := bencher.NewRunner(opts...); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
+}

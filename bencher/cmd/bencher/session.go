@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/live"
+	"github.com/benchstation/benchstation/bencher/results"
+)
+
+// session runs the specs of one command against one target, with one live
+// metrics endpoint for all of them.
+type session struct {
+	p       *plan
+	stderr  io.Writer
+	log     *slog.Logger
+	tgt     *target
+	metrics *live.Metrics
+	bar     bool
+	stop    []func() // run by close, last first
+}
+
+// startSession opens the target and the metrics endpoint.
+func startSession(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger, bar bool) (*session, error) {
+	s := &session{p: p, stderr: stderr, log: log, bar: bar}
+	tgt, err := openTarget(ctx, p, stderr, log)
+	if err != nil {
+		return nil, err
+	}
+	s.tgt = tgt
+	if tgt.close != nil {
+		s.stop = append(s.stop, tgt.close)
+	}
+	if p.o.metricsListen != "" {
+		if err := s.serveMetrics(p.o.metricsListen, p.o.metricsLinger); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// serveMetrics serves the live metrics on addr until close.
+func (s *session) serveMetrics(addr string, linger time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen: %w", err)
+	}
+	s.metrics = live.NewMetrics()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := s.metrics.Serve(ctx, ln); err != nil {
+			s.log.Error("live metrics stopped", "err", err)
+		}
+	})
+	fmt.Fprintf(s.stderr, "bencher: live metrics at http://%s%s\n", ln.Addr(), live.MetricsPath)
+	s.stop = append(s.stop, func() {
+		if linger > 0 {
+			fmt.Fprintf(s.stderr, "bencher: serving the live metrics %s more\n", linger)
+			time.Sleep(linger)
+		}
+		cancel()
+		wg.Wait()
+	})
+	return nil
+}
+
+// close stops the metrics endpoint and the embedded simulator.
+func (s *session) close() {
+	for i := len(s.stop) - 1; i >= 0; i-- {
+		s.stop[i]()
+	}
+	s.stop = nil
+}
+
+// ran is a run that ran: its document, and the file it was written to
+// ("" when writing failed).
+type ran struct {
+	doc  *results.Document
+	path string
+}
+
+// runAll runs the specs one after the other, and stops after one that was
+// interrupted. It returns the runs that ran, and the first error that
+// stopped it.
+func (s *session) runAll(ctx context.Context, specs []spec) ([]ran, error) {
+	var out []ran
+	for i, sp := range specs {
+		if ctx.Err() != nil {
+			break
+		}
+		if len(specs) > 1 {
+			fmt.Fprintf(s.stderr, "bencher: run %d of %d: %s\n", i+1, len(specs), describe(sp))
+		}
+		doc, path, err := s.execute(ctx, sp)
+		if doc != nil {
+			out = append(out, ran{doc, path})
+			if len(specs) > 1 && path != "" {
+				s.noteWritten(doc, path)
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+		if doc.Status == results.StatusInterrupted {
+			break
+		}
+	}
+	return out, nil
+}
+
+// describe says what a spec's load is.
+func describe(sp spec) string {
+	var load string
+	if sp.rate > 0 {
+		load = fmt.Sprintf("open loop at %g req/s", sp.rate)
+		if sp.concurrency > 0 {
+			load += fmt.Sprintf(", at most %d in flight", sp.concurrency)
+		}
+	} else {
+		load = fmt.Sprintf("%d concurrent", sp.concurrency)
+	}
+	if sp.requests > 0 {
+		load = fmt.Sprintf("%d requests, %s", sp.requests, load)
+	}
+	if sp.retries > 0 {
+		load += fmt.Sprintf(", %d retries", sp.retries)
+	}
+	if sp.name != "" {
+		return sp.name + ": " + load
+	}
+	return load
+}
+
+// execute runs one spec and writes its document. The document is returned
+// whenever the run ran, even when writing it failed.
+func (s *session) execute(ctx context.Context, sp spec) (*results.Document, string, error) {
+	id := results.NewID(time.Now())
+	meta := s.meta(sp, id)
+	lr := live.NewRun(s.runInfo(sp, id), s.metrics)
+	opts := append(s.p.runnerOptions(sp), bencher.WithTarget(s.tgt.url), bencher.WithModel(s.tgt.model),
+		bencher.WithObserver(lr), bencher.WithLogger(s.log))
+	runner, err := bencher.NewRunner(opts...)
+	if err != nil {
+		return nil, "", usageError{err} // checked before: not reached
+	}
+	lr.Start(runner)
+	stopBar := s.startBar(lr, sp)
+	res, err := runner.Run(ctx, s.p.wl)
+	stopBar()
+	lr.Finish()
+	if err != nil {
+		doc, path, werr := results.WritePartial(s.p.o.resultsDir, nil, meta, err)
+		if werr != nil {
+			path = ""
+		}
+		return doc, path, fmt.Errorf("run %s: %w", id, err)
+	}
+	doc := results.New(res, meta)
+	path, err := results.Write(s.p.o.resultsDir, doc)
+	if err != nil {
+		return doc, "", fmt.Errorf("writing the result of run %s: %w", id, err)
+	}
+	return doc, path, nil
+}
+
+// noteWritten tells where a document was written, and how its run ended.
+func (s *session) noteWritten(doc *results.Document, path string) {
+	sum := &doc.Summary
+	sim := ""
+	if doc.Environment.Simulated {
+		sim = " [SIMULATED target]"
+	}
+	fmt.Fprintf(s.stderr, "bencher: run %s %s: %d/%d requests ok, %.2f req/s, %.2f output tok/s%s; written to %s\n",
+		doc.ID, doc.Status, sum.Succeeded, sum.Requests, sum.RequestThroughput, sum.OutputThroughput, sim, path)
+}
+
+// meta returns what the document of a spec's run holds beyond its result.
+func (s *session) meta(sp spec, id string) results.Meta {
+	p := s.p
+	return results.Meta{
+		ID: id, Name: sp.name, Labels: sp.labels, Profile: sp.profile, Workload: p.wlMeta,
+		SLOs: p.slos, Gates: p.gates, Percentiles: p.percentiles,
+		Simulated: s.tgt.simulated, ServerVersion: s.tgt.version, OmitRecords: p.o.omitRecords,
+	}
+}
+
+// runInfo returns the live metrics' identity of a run.
+func (s *session) runInfo(sp spec, id string) live.RunInfo {
+	mode := bencher.ModeClosedLoop
+	if sp.rate > 0 {
+		mode = bencher.ModeOpenLoop
+	}
+	return live.RunInfo{ID: id, Profile: sp.profile, Model: s.tgt.model, Target: results.RedactURL(s.tgt.url),
+		API: string(s.p.api), Mode: mode, Simulated: s.tgt.simulated}
+}
+
+// startBar draws the progress line while the run lasts, when it is on;
+// the returned function erases it.
+func (s *session) startBar(lr *live.Run, sp spec) func() {
+	if !s.bar {
+		return func() {}
+	}
+	b := live.NewBar(s.stderr, lr, live.BarOptions{Total: sp.requests, Duration: s.p.o.duration, Label: sp.barLabel})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/sim"
+)
+
+// embeddedAddr is where the embedded simulator listens: a free loopback port.
+const embeddedAddr = "127.0.0.1:0"
+
+// simVersionSuffix ends the version that the simulator's /version reports
+// (sim.Version), so that a simulator in another process is known as one.
+const simVersionSuffix = "+benchstation-sim"
+
+// versionTimeout limits the GET /version of a target.
+const versionTimeout = 5 * time.Second
+
+// target is the server a benchmark runs against.
+type target struct {
+	url       string // OpenAI base URL, such as http://host:8000/v1
+	model     string
+	simulated bool
+	version   string
+	close     func() // stops the embedded simulator; nil for a real target
+}
+
+// openTarget starts the embedded simulator when no --target was given, or
+// checks that --target speaks the OpenAI API and learns its model and
+// version.
+func openTarget(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger) (*target, error) {
+	if p.o.target == "" {
+		return startEmbedded(p, stderr, log)
+	}
+	o := p.o
+	t := &target{url: o.target, model: o.model}
+	hc := &http.Client{Transport: &authTransport{base: http.DefaultTransport, key: p.apiKey, headers: p.headers}}
+	if o.checkTarget || o.model == "" {
+		model, err := probeModels(ctx, hc, o.target)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, targetError(o.target, err)
+		}
+		if t.model == "" {
+			t.model = model
+		}
+	}
+	vctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	defer cancel()
+	v, err := results.ServerVersion(vctx, hc, o.target)
+	switch {
+	case err == nil:
+		t.version = v
+		t.simulated = strings.HasSuffix(v, simVersionSuffix)
+	case !errors.Is(err, results.ErrNoVersion):
+		log.Debug("the target's version is unknown", "err", err)
+	}
+	fmt.Fprintf(stderr, "bencher: target %s, model %s%s\n", results.RedactURL(t.url), t.model, versionNote(t.version))
+	if t.simulated {
+		fmt.Fprintln(stderr, "bencher: the target is the bencher's vLLM SIMULATOR (bencher sim): results are SIMULATED")
+	}
+	return t, nil
+}
+
+// versionNote returns ", server version V" or "".
+func versionNote(v string) string {
+	if v == "" {
+		return ""
+	}
+	return ", server version " + v
+}
+
+// targetError explains why the target cannot be benchmarked.
+func targetError(raw string, err error) error {
+	if !errors.As(err, new(*notOpenAIError)) {
+		return fmt.Errorf("target %s: %w", results.RedactURL(raw), err)
+	}
+	hint := "--target must be the OpenAI base URL of the server, such as http://host:8000/v1"
+	if u, perr := url.Parse(raw); perr == nil && !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1") {
+		hint += " (is /v1 missing from " + results.RedactURL(raw) + "?)"
+	}
+	return fmt.Errorf("the target %s does not answer as an OpenAI-compatible server: %w\n  %s",
+		results.RedactURL(raw), err, hint)
+}
+
+// startEmbedded starts the simulator on a loopback port.
+func startEmbedded(p *plan, stderr io.Writer, log *slog.Logger) (*target, error) {
+	so := p.o.sim
+	so.model = p.o.model
+	srv := sim.New(append(so.options(), sim.WithLogger(log), sim.WithShutdownGrace(time.Second))...)
+	ctx, cancel := context.WithCancel(context.Background()) // outlives an interrupt: the runner ends its requests first
+	base, wait, err := srv.Start(ctx, embeddedAddr)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("starting the built-in simulator: %w", err)
+	}
+	t := &target{url: base + "/v1", model: srv.Model(), simulated: true, version: sim.Version,
+		close: func() { cancel(); _ = wait() }}
+	fmt.Fprintf(stderr, "bencher: no --target: benchmarking the built-in vLLM SIMULATOR at %s (model %s); "+
+		"results are SIMULATED, not a real server's\n", t.url, t.model)
+	return t, nil
+}
+
+// authTransport adds the API key and the extra headers to the requests of
+// the bencher's own checks (GET /version).
+type authTransport struct {
+	base    http.RoundTripper
+	key     string
+	headers http.Header
+}
+
+// RoundTrip sends r with the key and headers.
+func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, vs := range t.headers {
+		r.Header[k] = vs
+	}
+	if t.key != "" {
+		r.Header.Set("Authorization", "Bearer "+t.key)
+	}
+	return t.base.RoundTrip(r)
+}

@@ -1,0 +1,220 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/benchstation/benchstation/bencher"
+)
+
+// Namespace prefixes every metric of this package.
+const Namespace = "bencher"
+
+// MetricsPath is where Serve exposes the metrics.
+const MetricsPath = "/metrics"
+
+// Label names. Their values are bounded: one run id and profile per run,
+// and the closed set of Outcomes.
+const (
+	LabelRunID   = "run_id"
+	LabelProfile = "profile"
+	LabelOutcome = "outcome"
+)
+
+// Histogram buckets of vLLM V1 (vllm/v1/metrics/loggers.py), in seconds.
+func bucketsTTFT() []float64 {
+	return []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
+		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}
+}
+
+func bucketsITL() []float64 {
+	return []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
+		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}
+}
+
+func bucketsE2E() []float64 {
+	return []float64{0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
+		40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
+}
+
+// Metrics holds the live metrics of the runs of a process on its own
+// registry. Create it with NewMetrics; add runs with NewRun.
+type Metrics struct {
+	reg                     *prometheus.Registry
+	requests                *prometheus.CounterVec
+	attempts, input, output *prometheus.CounterVec
+	ttft, itl, e2e          *prometheus.HistogramVec
+	runs                    *runsCollector
+}
+
+// NewMetrics returns the metrics, registered on a new registry together
+// with the Go and process collectors of the bencher itself.
+func NewMetrics() *Metrics {
+	runLabels := []string{LabelRunID, LabelProfile}
+	counter := func(name, help string, labels []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	}
+	hist := func(name, help string, buckets []float64) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, runLabels)
+	}
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: counter("requests_total", "Finished requests of the run, by outcome: ok, or the error class.",
+			[]string{LabelRunID, LabelProfile, LabelOutcome}),
+		attempts: counter("request_attempts_total", "Attempts of the finished requests, retries included.", runLabels),
+		input:    counter("input_tokens_total", "Prompt tokens of the finished requests.", runLabels),
+		output:   counter("output_tokens_total", "Generated tokens received by the finished requests.", runLabels),
+		ttft: hist("time_to_first_token_seconds",
+			"Time from a request's scheduled start to its first content chunk, successful measured requests.", bucketsTTFT()),
+		itl: hist("inter_token_latency_seconds",
+			"Gaps between successive content chunks, successful measured requests.", bucketsITL()),
+		e2e: hist("e2e_request_latency_seconds",
+			"Time from a request's scheduled start to the end of its response, successful measured requests.", bucketsE2E()),
+		runs: newRunsCollector(),
+	}
+	m.reg.MustRegister(m.requests, m.attempts, m.input, m.output, m.ttft, m.itl, m.e2e, m.runs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry the metrics are on.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler returns the HTTP handler of the metrics exposition.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 10,
+		Timeout:             10 * time.Second,
+	})
+}
+
+// Serve serves the metrics at MetricsPath on ln until ctx is cancelled,
+// then shuts down (giving scrapes in progress a second). It returns nil
+// after a shutdown.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle(MetricsPath, m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
+	}()
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-done
+		return nil
+	}
+	return err
+}
+
+// add registers a run and returns its series, resolved once so that
+// observing a record does no label lookup.
+func (m *Metrics) add(r *Run) *runMetrics {
+	id, profile := r.info.ID, r.info.Profile
+	rm := &runMetrics{
+		attempts: m.attempts.WithLabelValues(id, profile),
+		input:    m.input.WithLabelValues(id, profile),
+		output:   m.output.WithLabelValues(id, profile),
+		ttft:     m.ttft.WithLabelValues(id, profile),
+		itl:      m.itl.WithLabelValues(id, profile),
+		e2e:      m.e2e.WithLabelValues(id, profile),
+	}
+	for i, o := range Outcomes() {
+		rm.requests[i] = m.requests.WithLabelValues(id, profile, o)
+	}
+	m.runs.add(r)
+	return rm
+}
+
+// runMetrics are the series of one run.
+type runMetrics struct {
+	requests                [numOutcomes]prometheus.Counter
+	attempts, input, output prometheus.Counter
+	ttft, itl, e2e          prometheus.Observer
+}
+
+// observe counts a record: counters for every record, latencies for the
+// successful measured ones.
+func (m *runMetrics) observe(rec *bencher.Record) {
+	m.requests[outcomeIndex(rec)].Inc()
+	m.attempts.Add(float64(rec.Attempts))
+	m.input.Add(float64(max(rec.InputTokens, 0)))
+	m.output.Add(float64(max(rec.OutputTokens, 0)))
+	if !rec.OK() || rec.Warmup {
+		return
+	}
+	if ttft, ok := rec.TTFT(); ok {
+		m.ttft.Observe(ttft.Seconds())
+	}
+	for i := 1; i < len(rec.ChunkTimes); i++ {
+		m.itl.Observe((rec.ChunkTimes[i] - rec.ChunkTimes[i-1]).Seconds())
+	}
+	m.e2e.Observe(rec.E2E().Seconds())
+}
+
+// runsCollector sends the per-run gauges at scrape time: the info gauge,
+// the start time and the requests in flight (read from the runner).
+type runsCollector struct {
+	info, start, inFlight *prometheus.Desc
+
+	mu   sync.Mutex
+	runs []*Run
+}
+
+func newRunsCollector() *runsCollector {
+	name := func(n string) string { return prometheus.BuildFQName(Namespace, "", n) }
+	return &runsCollector{
+		info: prometheus.NewDesc(name("run_info"), "Information about a benchmark run of this process; value 1.",
+			[]string{LabelRunID, LabelProfile, "model", "target", "api", "mode", "simulated"}, nil),
+		start: prometheus.NewDesc(name("run_start_time_seconds"), "Start of the run, in seconds since the Unix epoch.",
+			[]string{LabelRunID, LabelProfile}, nil),
+		inFlight: prometheus.NewDesc(name("requests_in_flight"), "Requests of the run being sent, received or waiting to be retried.",
+			[]string{LabelRunID, LabelProfile}, nil),
+	}
+}
+
+func (c *runsCollector) add(r *Run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs = append(c.runs, r)
+}
+
+// Describe sends the descriptors.
+func (c *runsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.info
+	ch <- c.start
+	ch <- c.inFlight
+}
+
+// Collect sends the gauges of every run.
+func (c *runsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	runs := append([]*Run(nil), c.runs...)
+	c.mu.Unlock()
+	for _, r := range runs {
+		i := r.info
+		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1,
+			i.ID, i.Profile, i.Model, i.Target, i.API, i.Mode, strconv.FormatBool(i.Simulated))
+		if t := r.startTime(); !t.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.start, prometheus.GaugeValue,
+				float64(t.UnixNano())/1e9, i.ID, i.Profile)
+		}
+		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(r.inFlight()), i.ID, i.Profile)
+	}
+}
