@@ -25,6 +25,7 @@ var Default = Build
 // binaries maps each command to its package.
 var binaries = map[string]string{
 	"benchstation-exporter": "./exporter/cmd/benchstation-exporter",
+	"bencher":               "./bencher/cmd/bencher",
 }
 
 // env quiets go-nvml's cgo build, which otherwise prints a warning for
