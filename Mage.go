@@ -60,12 +60,19 @@ func Lint() error {
 	return sh.RunWithV(env(), "go", "vet", "./...")
 }
 
-// Test runs everything CI runs: lint, then every Go test with the race
-// detector. Integration tests need promtool and prometheus (Debian's
-// prometheus package); .ci/run installs them.
+// Test runs everything CI runs: lint, every Go test with the race
+// detector, then the bencher's accuracy tests on their own. Integration
+// tests need promtool and prometheus (Debian's prometheus package);
+// .ci/run installs them.
 func Test() error {
 	mg.Deps(Lint)
-	return sh.RunWithV(env(), "go", "test", "-race", "-count=1", "./...")
+	if err := sh.RunWithV(env(), "go", "test", "-race", "-count=1", "./..."); err != nil {
+		return err
+	}
+	// The load generator's accuracy against servers with known token times,
+	// alone and without the race detector, so that it measures the client
+	// rather than a machine busy with every other package's tests.
+	return sh.RunWithV(env(), "go", "test", "-count=1", "-run", "^TestAccuracy", "-v", "./bencher/")
 }
 
 // Bench runs the Go benchmarks of the hot paths.

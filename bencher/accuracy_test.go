@@ -30,6 +30,7 @@ const (
 // machine). The first wave of 200 requests, which also opens the 200
 // connections, is warm-up and left out, as summaries leave warm-up out.
 func TestAccuracy(t *testing.T) {
+	skipUnderRace(t)
 	const conc, warmup, reqs, tokens = 200, 200, 800, 16
 	timing(t, func(c assert.TestingT) {
 		srv, url := newTickServer(t, 20*time.Millisecond, 10*time.Millisecond, tokens)
@@ -91,6 +92,7 @@ func TestAccuracy(t *testing.T) {
 // a small machine the last of a burst is read 1 to 3 ms late whoever reads
 // it; the reference readers measure that floor.
 func TestAccuracySim(t *testing.T) {
+	skipUnderRace(t)
 	timing(t, func(c assert.TestingT) { accuracySim(t, c, 200, maxTimingErrP99) })
 }
 
@@ -158,4 +160,11 @@ func (m *measured) check(t *testing.T, c assert.TestingT, what string, floor *me
 	tputErr := clientTput/serverTput - 1
 	t.Logf("%s: throughput %.2f req/s measured, %.2f req/s true (error %+.3f%%)", what, clientTput, serverTput, 100*tputErr)
 	assert.LessOrEqual(c, max(tputErr, -tputErr), maxThroughputErr, "%s: throughput error", what)
+}
+
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("accuracy is measured without the race detector: go test -count=1 -run '^TestAccuracy' ./bencher/ (go tool mage test runs it)")
+	}
 }
