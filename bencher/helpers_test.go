@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/benchstation/benchstation/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -107,30 +107,8 @@ func (a *arrivals) all() []time.Time {
 	return append([]time.Time(nil), a.times...)
 }
 
-// timing runs a timing-sensitive check up to three times (as bencher/sim's
-// tests do). A loaded machine (go test runs packages in parallel, with
-// -race, on two cores) can only make things later, never earlier: lower
-// bounds hold on every try; an upper bound may miss once or twice.
+// timing runs a timing-sensitive check up to three times (testkit.Retry).
 func timing(t *testing.T, check func(c assert.TestingT)) {
 	t.Helper()
-	for try := 1; try < 3; try++ {
-		var c collector
-		check(&c)
-		if !c.failed {
-			return
-		}
-		t.Logf("timing check missed on try %d, retrying: %s", try, c.msg)
-	}
-	check(t)
-}
-
-// collector is an assert.TestingT that only remembers failures.
-type collector struct {
-	failed bool
-	msg    string
-}
-
-func (c *collector) Errorf(format string, args ...any) {
-	c.failed = true
-	c.msg = strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+	testkit.Retry(t, check)
 }

@@ -1,10 +1,8 @@
 package live
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 func TestBarLine(t *testing.T) {
@@ -63,23 +62,7 @@ func TestBarRollingRates(t *testing.T) {
 	assert.Contains(t, line, " 10.0 req/s")
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.Buffer
 
 func TestBarRunRedrawsAndErases(t *testing.T) {
 	t.Parallel()

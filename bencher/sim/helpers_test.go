@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchstation/benchstation/internal/testkit"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -288,32 +288,10 @@ func (r *records) byID() map[string]Record {
 	return out
 }
 
-// timing runs a timing-sensitive check up to three times. A loaded machine
-// (go test runs packages in parallel, with -race, on two cores) can only make
-// engine steps and reads later, never earlier, so the lower bounds the
-// checks assert hold on every try; an upper bound may miss once or twice.
+// timing runs a timing-sensitive check up to three times (testkit.Retry).
 func timing(t *testing.T, check func(c assert.TestingT)) {
 	t.Helper()
-	for try := 1; try < 3; try++ {
-		var c collector
-		check(&c)
-		if !c.failed {
-			return
-		}
-		t.Logf("timing check missed on try %d, retrying: %s", try, c.msg)
-	}
-	check(t)
-}
-
-// collector is an assert.TestingT that only remembers failures.
-type collector struct {
-	failed bool
-	msg    string
-}
-
-func (c *collector) Errorf(format string, args ...any) {
-	c.failed = true
-	c.msg = strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+	testkit.Retry(t, check)
 }
 
 // eventually polls cond every few milliseconds until it holds or d passes.

@@ -1,7 +1,6 @@
 package batch_test
 
 import (
-	"bytes"
 	"log/slog"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/exporter/batch"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // t0 is the fake clock's start, 2026-01-01T00:00:00Z.
@@ -38,27 +38,7 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+type logBuffer = testkit.Buffer
 
 // newPoller builds a poller of url with the test key, the clock and cfg's
 // other settings.

@@ -192,7 +192,7 @@ func TestFailureKeepsLastGoodData(t *testing.T) {
 				batchtest.Batch("b", batch.StatusCompleted, ts(-time.Hour), 3, 3, 0))
 			clock := newClock()
 			var logs logBuffer
-			p := newPoller(t, srv.URL, clock, f.cfg, logs.logger())
+			p := newPoller(t, srv.URL, clock, f.cfg, logs.Logger())
 			require.NoError(t, p.Poll(t.Context()))
 
 			clock.Add(30 * time.Second)
@@ -252,7 +252,7 @@ func TestStaleDataIsDropped(t *testing.T) {
 	srv := batchtest.NewServer(t, testKey, batchtest.Batch("a", batch.StatusInProgress, ts(0)))
 	clock := newClock()
 	var logs logBuffer
-	p := newPoller(t, srv.URL, clock, batch.Config{StaleAfter: 5 * time.Minute}, logs.logger())
+	p := newPoller(t, srv.URL, clock, batch.Config{StaleAfter: 5 * time.Minute}, logs.Logger())
 	require.NoError(t, p.Poll(t.Context()))
 	srv.Fail(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
 
@@ -276,7 +276,7 @@ func TestFailureLogsAreRateLimited(t *testing.T) {
 	srv := batchtest.NewServer(t, testKey)
 	clock := newClock()
 	var logs logBuffer
-	p := newPoller(t, srv.URL, clock, batch.Config{LogEvery: 5 * time.Minute}, logs.logger())
+	p := newPoller(t, srv.URL, clock, batch.Config{LogEvery: 5 * time.Minute}, logs.Logger())
 	warns := func() int { return strings.Count(logs.String(), "level=WARN") }
 	pollN := func(n int) {
 		for range n {

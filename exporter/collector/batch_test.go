@@ -144,7 +144,7 @@ func TestBatchGolden(t *testing.T) {
 	down := batchtest.NewServer(t, batchKey)
 	down.Close()
 	var logs logBuffer
-	s := newBatchSetup(t, batch.Config{PageSize: 4, StaleAfter: 5 * time.Minute}, logs.logger(), nil, "main="+main.URL, "down="+down.URL)
+	s := newBatchSetup(t, batch.Config{PageSize: 4, StaleAfter: 5 * time.Minute}, logs.Logger(), nil, "main="+main.URL, "down="+down.URL)
 	got := withoutDurations(scrape(t, s.reg))
 	golden(t, "batch.prom", got)
 	assert.Equal(t, []string{"limit=4", "after=batch_fin1&limit=4", "after=batch_exp1&limit=4"}, main.Requests())
@@ -214,7 +214,7 @@ func TestBatchEndpointFailureLeavesTheRestAlone(t *testing.T) {
 	bad := batchtest.NewServer(t, batchKey)
 	bad.Fail(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 	var logs logBuffer
-	s := newBatchSetup(t, batch.Config{Timeout: time.Minute}, logs.logger(), defaultEnabledNames(), "good="+good.URL, "bad="+bad.URL)
+	s := newBatchSetup(t, batch.Config{Timeout: time.Minute}, logs.Logger(), defaultEnabledNames(), "good="+good.URL, "bad="+bad.URL)
 
 	// Now the bad endpoint hangs, with a poll in flight during the scrapes.
 	release, arrived := make(chan struct{}), make(chan struct{}, 1)
@@ -259,7 +259,7 @@ func TestBatchKeyNeverLeaks(t *testing.T) {
 	t.Parallel()
 	srv := batchtest.NewServer(t, batchKey, batchtest.Batch("a", batch.StatusInProgress, at(0)))
 	var logs logBuffer
-	s := newBatchSetup(t, batch.Config{Timeout: 100 * time.Millisecond, LogEvery: time.Nanosecond}, logs.logger(), nil, "main="+srv.URL)
+	s := newBatchSetup(t, batch.Config{Timeout: 100 * time.Millisecond, LogEvery: time.Nanosecond}, logs.Logger(), nil, "main="+srv.URL)
 	echo := func(code int) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -55,8 +55,8 @@ func TestLibraryMissing(t *testing.T) {
 	// The real go-nvml library, pointed at a path where there is none: the
 	// same code path as a machine without the NVIDIA driver.
 	lib := nvml.New(nvml.WithLibraryPath(filepath.Join(t.TempDir(), "libnvidia-ml.so.1")))
-	m := gpu.NewManager(lib, gpu.WithLogger(logs.logger()), gpu.WithRetryInterval(time.Nanosecond))
-	_, reg := newExporter(t, m, Config{}, logs.logger())
+	m := gpu.NewManager(lib, gpu.WithLogger(logs.Logger()), gpu.WithRetryInterval(time.Nanosecond))
+	_, reg := newExporter(t, m, Config{}, logs.Logger())
 
 	for range 3 {
 		got := scrape(t, reg)
@@ -104,7 +104,7 @@ func TestGPULostMidRun(t *testing.T) {
 	tb := newTestbed(t)
 	var logs logBuffer
 	m := gpu.NewManager(tb.server)
-	_, reg := newExporter(t, m, Config{}, logs.logger())
+	_, reg := newExporter(t, m, Config{}, logs.Logger())
 	has(t, scrape(t, reg), `nvidia_gpu_up{gpu="3",uuid="GPU-00000000-0000-0000-0000-000000000003"} 1`)
 
 	loseDevice(tb.devices[3])
@@ -132,7 +132,7 @@ func TestUnsupportedFieldIsRemembered(t *testing.T) {
 	}
 	var logs logBuffer
 	m := gpu.NewManager(tb.server)
-	_, reg := newExporter(t, m, Config{}, logs.logger())
+	_, reg := newExporter(t, m, Config{}, logs.Logger())
 	for range 5 {
 		got := scrape(t, reg)
 		lacks(t, got, "nvidia_gpu_pcie_replay_errors_total")
@@ -213,7 +213,7 @@ func TestUnexpectedErrorFailsOnlyItsCollector(t *testing.T) {
 	tb.devices[5].GetPowerUsageFunc = func() (uint32, nvml.Return) { return 0, nvml.ERROR_UNKNOWN }
 	var logs logBuffer
 	m := gpu.NewManager(tb.server)
-	_, reg := newExporter(t, m, Config{}, logs.logger())
+	_, reg := newExporter(t, m, Config{}, logs.Logger())
 	for range 3 {
 		got := scrape(t, reg)
 		has(t, got, `benchstation_exporter_scrape_collector_success{collector="power"} 0`)

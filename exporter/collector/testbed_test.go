@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/exporter/gpu"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -147,27 +147,7 @@ func loseDevice(d *server.Device) {
 	}
 }
 
-// logBuffer is a concurrency-safe log sink for tests.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+type logBuffer = testkit.Buffer
 
 // newExporter builds an exporter over lib with the default collectors plus extra.
 func newExporter(t testing.TB, m *gpu.Manager, cfg Config, logger *slog.Logger, extra ...string) (*Exporter, *prometheus.Registry) {

@@ -20,6 +20,7 @@ import (
 	"github.com/benchstation/benchstation/exporter/batch"
 	"github.com/benchstation/benchstation/exporter/batch/batchtest"
 	"github.com/benchstation/benchstation/internal/promtest"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 var binary struct {
@@ -80,22 +81,7 @@ func startExporterProcess(t *testing.T, args ...string) (string, func() string, 
 	return url, logs.String, cmd.Process.Pid
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.Buffer
 
 func get(t *testing.T, url string) string {
 	t.Helper()
