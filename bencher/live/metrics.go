@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/sim"
 )
 
 // Namespace prefixes every metric of this package.
@@ -29,22 +30,6 @@ const (
 	LabelProfile = "profile"
 	LabelOutcome = "outcome"
 )
-
-// Histogram buckets of vLLM V1 (vllm/v1/metrics/loggers.py), in seconds.
-func bucketsTTFT() []float64 {
-	return []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
-		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}
-}
-
-func bucketsITL() []float64 {
-	return []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
-		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}
-}
-
-func bucketsE2E() []float64 {
-	return []float64{0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
-		40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
-}
 
 // Metrics holds the live metrics of the runs of a process on its own
 // registry. Create it with NewMetrics; add runs with NewRun.
@@ -74,11 +59,11 @@ func NewMetrics() *Metrics {
 		input:    counter("input_tokens_total", "Prompt tokens of the finished requests.", runLabels),
 		output:   counter("output_tokens_total", "Generated tokens received by the finished requests.", runLabels),
 		ttft: hist("time_to_first_token_seconds",
-			"Time from a request's scheduled start to its first content chunk, successful measured requests.", bucketsTTFT()),
+			"Time from a request's scheduled start to its first content chunk, successful measured requests.", sim.TTFTBuckets()),
 		itl: hist("inter_token_latency_seconds",
-			"Gaps between successive content chunks, successful measured requests.", bucketsITL()),
+			"Gaps between successive content chunks, successful measured requests.", sim.ITLBuckets()),
 		e2e: hist("e2e_request_latency_seconds",
-			"Time from a request's scheduled start to the end of its response, successful measured requests.", bucketsE2E()),
+			"Time from a request's scheduled start to the end of its response, successful measured requests.", sim.RequestLatencyBuckets()),
 		runs: newRunsCollector(),
 	}
 	m.reg.MustRegister(m.requests, m.attempts, m.input, m.output, m.ttft, m.itl, m.e2e, m.runs,

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/sim"
 )
 
 // families parses an exposition.
@@ -124,9 +125,9 @@ func TestMetricsBuckets(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, bucketsTTFT(), bounds("bencher_time_to_first_token_seconds"))
-	assert.Equal(t, bucketsITL(), bounds("bencher_inter_token_latency_seconds"))
-	assert.Equal(t, bucketsE2E(), bounds("bencher_e2e_request_latency_seconds"))
+	assert.Equal(t, sim.TTFTBuckets(), bounds("bencher_time_to_first_token_seconds"))
+	assert.Equal(t, sim.ITLBuckets(), bounds("bencher_inter_token_latency_seconds"))
+	assert.Equal(t, sim.RequestLatencyBuckets(), bounds("bencher_e2e_request_latency_seconds"))
 }
 
 // TestLabelsBounded checks that no series carries a label outside the

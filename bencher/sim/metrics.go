@@ -26,18 +26,23 @@ func (r finishReason) String() string {
 	return [...]string{"stop", "length", "abort", "error"}[r]
 }
 
-// Histogram buckets of vLLM V1 (vllm/v1/metrics/loggers.py).
-func bucketsTTFT() []float64 {
+// TTFTBuckets, ITLBuckets and RequestLatencyBuckets are the histogram
+// buckets, in seconds, of vLLM V1 (vllm/v1/metrics/loggers.py): TTFT; ITL
+// and TPOT; whole-request and phase latencies. The bencher's live metrics
+// use them too, so its histograms line up with the server's.
+func TTFTBuckets() []float64 {
 	return []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
 		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}
 }
 
-func bucketsITL() []float64 {
+// ITLBuckets: see TTFTBuckets.
+func ITLBuckets() []float64 {
 	return []float64{0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75,
 		1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}
 }
 
-func bucketsRequest() []float64 {
+// RequestLatencyBuckets: see TTFTBuckets.
+func RequestLatencyBuckets() []float64 {
 	return []float64{0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
 		40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}
 }
@@ -117,19 +122,19 @@ func (m *metrics) newHistograms(f promauto.Factory, cl prometheus.Labels, maxMod
 		"Histogram of maximum number of requested generation tokens.", tokens)
 	m.paramsN = hist("vllm:request_params_n", "Histogram of the n request parameter.", []float64{1, 2, 5, 10, 20})
 	m.paramsMaxTokens = hist("vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", tokens)
-	m.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", bucketsTTFT())
-	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", bucketsITL())
+	m.ttft = hist("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFTBuckets())
+	m.itl = hist("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITLBuckets())
 	m.tpot = hist("vllm:request_time_per_output_token_seconds",
-		"Histogram of time_per_output_token_seconds per request.", bucketsITL())
-	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", bucketsRequest())
+		"Histogram of time_per_output_token_seconds per request.", ITLBuckets())
+	m.e2e = hist("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", RequestLatencyBuckets())
 	m.queue = hist("vllm:request_queue_time_seconds",
-		"Histogram of time spent in WAITING phase for request.", bucketsRequest())
+		"Histogram of time spent in WAITING phase for request.", RequestLatencyBuckets())
 	m.inference = hist("vllm:request_inference_time_seconds",
-		"Histogram of time spent in RUNNING phase for request.", bucketsRequest())
+		"Histogram of time spent in RUNNING phase for request.", RequestLatencyBuckets())
 	m.prefill = hist("vllm:request_prefill_time_seconds",
-		"Histogram of time spent in PREFILL phase for request.", bucketsRequest())
+		"Histogram of time spent in PREFILL phase for request.", RequestLatencyBuckets())
 	m.decode = hist("vllm:request_decode_time_seconds",
-		"Histogram of time spent in DECODE phase for request.", bucketsRequest())
+		"Histogram of time spent in DECODE phase for request.", RequestLatencyBuckets())
 }
 
 // newCacheConfigInfo is vLLM's cache_config_info: engine label, no model_name.
