@@ -76,6 +76,9 @@ func markdownReport(h *results.Header) string {
 	)
 	b.WriteString(mdTable([]string{"Metric", "Value"}, "lr", rows) + "\n")
 	b.WriteString(mdLatencies(h) + "\n")
+	if ss := mdServerSide(h); ss != "" {
+		b.WriteString(ss + "\n")
+	}
 	if e := mdErrors(h); e != "" {
 		b.WriteString(e + "\n")
 	}

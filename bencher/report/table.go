@@ -59,6 +59,7 @@ func tableReport(h *results.Header) string {
 		b.latency(m, m.get(s))
 	}
 	b.load(h)
+	b.serverSide(h)
 	b.goodput(s.Goodput)
 	b.errors(h)
 	b.gates(h)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/sim"
 	"github.com/benchstation/benchstation/bencher/workload"
 )
@@ -68,8 +69,9 @@ type loadOptions struct {
 	profile, sweep  string // run only
 	profiles, sizes string // matrix only
 
-	sim simOptions
-	set setByUser
+	prom promOptions
+	sim  simOptions
+	set  setByUser
 }
 
 // setByUser says which flags were given, so that a profile only changes
@@ -108,6 +110,7 @@ func addLoadFlags(f flagger, o *loadOptions) {
 	f.Flag("seed", "Seed of the workload, the open-loop schedule and the retry jitter.").Default("1").Uint64Var(&o.seed)
 	addWorkloadFlags(f, o)
 	addOutputFlags(f, o)
+	addPrometheusFlags(f, &o.prom)
 }
 
 // addWorkloadFlags adds the flags of the requests' contents.
@@ -147,6 +150,32 @@ func addOutputFlags(f flagger, o *loadOptions) {
 		Default("auto").EnumVar(&o.progress, "auto", "always", "never")
 	f.Flag("check-target", "Check before the run that --target answers GET /v1/models as an OpenAI server does.").
 		Default("true").BoolVar(&o.checkTarget)
+}
+
+// promOptions are the flags of the server side read from Prometheus
+// after each run.
+type promOptions struct {
+	url                                 string
+	selector, gpuSelector, vllmSelector string
+	wait, timeout                       time.Duration
+}
+
+// addPrometheusFlags adds the flags of the server side read from Prometheus.
+func addPrometheusFlags(f flagger, o *promOptions) {
+	f.Flag("prometheus-url", "Prometheus base URL, such as http://host:9090 (user:password@ for basic auth). After each run, "+
+		"ask it what the server side saw during the run (GPU memory peak, energy, power, utilisation from the exporter; "+
+		"KV-cache peak, prefix-cache hit ratio, preemptions, mean TTFT from vLLM) and keep it in the result document. "+
+		"Runs shorter than about two scrape intervals get partial data.").PlaceHolder("URL").StringVar(&o.url)
+	f.Flag("prometheus-selector", "Label matchers added to every Prometheus query, such as 'cluster=\"lab\"'.").
+		PlaceHolder("MATCHERS").StringVar(&o.selector)
+	f.Flag("prometheus-gpu-selector", "Label matchers added to the queries of GPU metrics (nvidia_gpu_*), "+
+		"such as 'instance=\"gpu-box:9849\"'.").PlaceHolder("MATCHERS").StringVar(&o.gpuSelector)
+	f.Flag("prometheus-vllm-selector", "Label matchers added to the queries of vLLM metrics (vllm:*), "+
+		"such as 'model_name=\"meta-llama/Llama-3.1-8B-Instruct\"'.").PlaceHolder("MATCHERS").StringVar(&o.vllmSelector)
+	f.Flag("prometheus-wait", "Longest wait after a run for Prometheus to scrape past its end before querying "+
+		"(it goes on as soon as it has; 0: query at once).").Default(serverside.DefaultWait.String()).DurationVar(&o.wait)
+	f.Flag("prometheus-timeout", "Time limit of each Prometheus query.").
+		Default(serverside.DefaultTimeout.String()).DurationVar(&o.timeout)
 }
 
 // simOptions are the settings of the simulator (bencher sim, and the

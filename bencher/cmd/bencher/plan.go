@@ -12,6 +12,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/gate"
 	"github.com/benchstation/benchstation/bencher/report"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/stats"
 	"github.com/benchstation/benchstation/bencher/workload"
 )
@@ -41,6 +42,7 @@ type plan struct {
 	headers     http.Header
 	labels      map[string]string
 	format      report.Format
+	promOpts    []serverside.Option // nil without --prometheus-url
 }
 
 // newPlan checks the flags and reads the input files. Every error is a
@@ -73,6 +75,9 @@ func newPlan(o *loadOptions) (*plan, error) {
 		return nil, err
 	}
 	if p.apiKey, err = readAPIKey(o.apiKeyFile); err != nil {
+		return nil, err
+	}
+	if err := p.readPrometheus(); err != nil {
 		return nil, err
 	}
 	if err := p.readWorkload(); err != nil {

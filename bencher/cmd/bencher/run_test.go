@@ -101,6 +101,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad matrix sizes", []string{"matrix", "--sizes", "0"}, "--sizes"},
 		{"bad threshold", []string{"compare", "--threshold", "ttft_p95=10", good, good}, "--threshold"},
 		{"key file missing", []string{"run", "--api-key-file", filepath.Join(data, "nokey")}, "--api-key-file"},
+		{"bad prometheus url", []string{"run", "--prometheus-url", "prometheus:9090"}, "--prometheus-url: serverside: invalid Prometheus URL"},
+		{"bad prometheus selector", []string{"matrix", "--prometheus-url", "http://p:9090", "--prometheus-gpu-selector", "gpu=0"},
+			`--prometheus-gpu-selector: serverside: invalid selector "gpu=0"`},
+		{"selector without prometheus", []string{"run", "--prometheus-selector", `job="x"`}, "--prometheus-selector needs --prometheus-url"},
 		{"report of no document", []string{"report", good}, "good.jsonl"},
 	}
 	for _, tt := range tests {

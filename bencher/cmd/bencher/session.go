@@ -12,6 +12,7 @@ import (
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/serverside"
 )
 
 // session runs the specs of one command against one target, with one live
@@ -22,13 +23,14 @@ type session struct {
 	log     *slog.Logger
 	tgt     *target
 	metrics *live.Metrics
+	prom    *serverside.Client // nil without --prometheus-url
 	bar     bool
 	stop    []func() // run by close, last first
 }
 
 // startSession opens the target and the metrics endpoint.
 func startSession(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger, bar bool) (*session, error) {
-	s := &session{p: p, stderr: stderr, log: log, bar: bar}
+	s := &session{p: p, stderr: stderr, log: log, bar: bar, prom: openPrometheus(p, log)}
 	tgt, err := openTarget(ctx, p, stderr, log)
 	if err != nil {
 		return nil, err
@@ -36,6 +38,7 @@ func startSession(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logg
 	s.tgt = tgt
 	if tgt.close != nil {
 		s.stop = append(s.stop, tgt.close)
+		s.warnEmbeddedPrometheus()
 	}
 	if p.o.metricsListen != "" {
 		if err := s.serveMetrics(p.o.metricsListen, p.o.metricsLinger); err != nil {
@@ -164,6 +167,7 @@ func (s *session) execute(ctx context.Context, sp spec) (*results.Document, stri
 		return doc, path, fmt.Errorf("run %s: %w", id, err)
 	}
 	doc := results.New(res, meta)
+	s.addServerSide(ctx, doc)
 	path, err := results.Write(s.p.o.resultsDir, doc)
 	if err != nil {
 		return doc, "", fmt.Errorf("writing the result of run %s: %w", id, err)
