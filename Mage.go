@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -42,6 +43,39 @@ func env() map[string]string {
 func Build() error {
 	for name, pkg := range binaries {
 		if err := sh.RunWithV(env(), "go", "build", "-trimpath", "-o", "bin/"+name, pkg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Plugin builds the Grafana plugin into grafana-plugin/dist: static backend
+// executables (CGO_ENABLED=0, -trimpath, -ldflags "-s -w") of
+// ./grafana-plugin/pkg named gpx_bencher_linux_amd64 and
+// gpx_bencher_linux_arm64, as plugin.json's "executable" expects, beside a
+// copy of src/plugin.json and src/img. The frontend (webpack) build is not
+// part of it yet; it will be added here, before the executables.
+func Plugin() error {
+	const dist = "grafana-plugin/dist"
+	if err := os.MkdirAll(filepath.Join(dist, "img"), 0o755); err != nil {
+		return err
+	}
+	for _, arch := range []string{"amd64", "arm64"} {
+		out := filepath.Join(dist, "gpx_bencher_linux_"+arch)
+		env := map[string]string{"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": arch}
+		if err := sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./grafana-plugin/pkg"); err != nil {
+			return fmt.Errorf("building the plugin for linux/%s: %w", arch, err)
+		}
+	}
+	if err := sh.Copy(filepath.Join(dist, "plugin.json"), "grafana-plugin/src/plugin.json"); err != nil {
+		return err
+	}
+	imgs, err := filepath.Glob("grafana-plugin/src/img/*")
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		if err := sh.Copy(filepath.Join(dist, "img", filepath.Base(img)), img); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
+	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
+)
+
+// apiKey is recognisable, so that the test can look for it in everything
+// the executable writes and answers.
+const apiKey = "sk-benchstation-EXECLEAK-5e1d2b"
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// buildPlugin builds this package into a temporary directory, with the race
+// detector when the test has it (so that the build reuses the test's
+// compiled packages).
+func buildPlugin(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "gpx_bencher")
+	args := []string{"build", "-o", exe}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return exe
+}
+
+// startPlugin starts the executable as Grafana does and returns the unix
+// socket of its handshake, and its standard output and error.
+func startPlugin(t *testing.T, exe string) (string, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(),
+		grpcplugin.MagicCookieKey+"="+grpcplugin.MagicCookieValue, // grafana_plugin_type=datasource
+		fmt.Sprintf("PLUGIN_PROTOCOL_VERSIONS=%d", grpcplugin.ProtocolVersion),
+		"PLUGIN_UNIX_SOCKET_DIR="+t.TempDir())
+	output := &lockedBuffer{}
+	cmd.Stderr = output
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		for sc.Scan() {
+			fmt.Fprintln(output, sc.Text())
+		}
+	}()
+	var line string
+	select {
+	case line = <-lines:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no handshake line within 30s; stderr: %s", output)
+	}
+	// CORE-PROTOCOL-VERSION | APP-PROTOCOL-VERSION | NETWORK | ADDRESS | PROTOCOL | SERVER-CERT
+	parts := strings.Split(line, "|")
+	require.Len(t, parts, 6, "handshake line %q; stderr: %s", line, output)
+	require.Equal(t, []string{"1", "2", "unix"}, parts[:3], "handshake line %q", line)
+	require.Equal(t, "grpc", parts[4], "handshake line %q", line)
+	fmt.Fprintln(output, line)
+	return parts[3], output
+}
+
+func TestExecutable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the plugin executable")
+	}
+	exe := buildPlugin(t)
+	socket, output := startPlugin(t, exe)
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	dir := t.TempDir()
+	plugintest.WriteFixture(t, dir)
+	target := modelsServer(t)
+	pc := pluginContext(t, map[string]any{"resultsDir": dir, "defaultTarget": target.URL + "/v1"})
+	var answers strings.Builder
+
+	health, err := pluginv2.NewDiagnosticsClient(conn).CheckHealth(ctx, &pluginv2.CheckHealthRequest{PluginContext: pc})
+	require.NoError(t, err)
+	assert.Equal(t, pluginv2.CheckHealthResponse_OK, health.Status, health.Message)
+	assert.Contains(t, health.Message, "reachable, serves: m1, m2.")
+	fmt.Fprintln(&answers, health.String())
+
+	req := backend.ToProto().QueryDataRequest(&backend.QueryDataRequest{Queries: []backend.DataQuery{
+		query(t, "A", plugin.QueryTypeRuns, `{"status": "completed"}`),
+		query(t, "B", plugin.QueryTypeTrend, `{"value": "ttft_p95"}`),
+		query(t, "C", "nope", `{}`),
+	}})
+	req.PluginContext = pc
+	protoResp, err := pluginv2.NewDataClient(conn).QueryData(ctx, req)
+	require.NoError(t, err)
+	fmt.Fprintln(&answers, protoResp.String())
+	resp, err := backend.FromProto().QueryDataResponse(protoResp)
+	require.NoError(t, err)
+	plugintest.CheckFrames(t, resp)
+	require.NoError(t, resp.Responses["A"].Error)
+	assert.Equal(t, 3, resp.Responses["A"].Frames[0].Rows())
+	require.NoError(t, resp.Responses["B"].Error)
+	assert.Len(t, resp.Responses["B"].Frames, 3)
+	assert.EqualError(t, resp.Responses["C"].Error, `unknown query type "nope" (want runs or trend)`)
+
+	// Invalid settings, with the key in them, are reported without it.
+	bad := pluginContext(t, map[string]any{"resultsDir": "relative", "defaultTarget": "http://u:" + apiKey + "@vllm/v1"})
+	bad.DataSourceInstanceSettings.Id++
+	health, err = pluginv2.NewDiagnosticsClient(conn).CheckHealth(ctx, &pluginv2.CheckHealthRequest{PluginContext: bad})
+	require.NoError(t, err)
+	assert.Equal(t, pluginv2.CheckHealthResponse_ERROR, health.Status)
+	fmt.Fprintln(&answers, health.String())
+
+	assert.NotContains(t, answers.String(), apiKey)
+	assert.Contains(t, output.String(), `"apiKey":"[redacted]"`, "the plugin's log is captured")
+	assert.NotContains(t, output.String(), apiKey)
+}
+
+// modelsServer serves /v1/models with two models, requiring the API key.
+func modelsServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/models" || r.Header.Get("Authorization") != "Bearer "+apiKey {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"object": "list", "data": [{"id": "m1"}, {"id": "m2"}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// pluginContext returns the protobuf plugin context of an instance with
+// the given jsonData and the API key, as Grafana sends it.
+func pluginContext(t *testing.T, jsonData map[string]any) *pluginv2.PluginContext {
+	t.Helper()
+	raw, err := json.Marshal(jsonData)
+	require.NoError(t, err)
+	return backend.ToProto().PluginContext(backend.PluginContext{
+		OrgID: 1, PluginID: plugin.PluginID,
+		DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{
+			ID: 1, UID: "bench", Name: "Bench", Type: plugin.PluginID, JSONData: raw,
+			DecryptedSecureJSONData: map[string]string{"apiKey": apiKey}, Updated: time.Unix(1, 0),
+		},
+	})
+}
+
+// query returns a query over every fixture run.
+func query(t *testing.T, refID, queryType, model string) backend.DataQuery {
+	t.Helper()
+	start := plugintest.Start()
+	return backend.DataQuery{
+		RefID: refID, QueryType: queryType, JSON: []byte(model),
+		TimeRange: backend.TimeRange{From: start.Add(-time.Hour), To: start.Add(10 * 24 * time.Hour)},
+	}
+}

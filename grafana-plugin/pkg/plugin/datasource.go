@@ -1,0 +1,158 @@
+// Package plugin is the backend of the Benchstation bencher data source for
+// Grafana: one Datasource per configured instance, which reads the bencher's
+// run documents (package results) from the instance's results directory and
+// answers Grafana's queries and health checks.
+//
+// # Query types
+//
+//	runs   a table of the runs in the time range, one row per run
+//	trend  one numeric time series per profile of a summary value (such as
+//	       ttft_p95), one point per run at its start: alert rules use it
+//
+// Each query's JSON is described by RunsQuery and TrendQuery. A query that
+// fails (bad JSON, an unknown query type, an unreadable directory) carries
+// its error in its own DataResponse; the other queries of the request are
+// answered as usual.
+//
+// # Not yet here
+//
+// Starting runs (resource endpoints), live progress over Grafana Live
+// (RunChannelPath names the channels), and the run, distribution, compare,
+// outputs and annotation queries.
+package plugin
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+
+	"github.com/benchstation/benchstation/bencher/results"
+)
+
+// PluginID is the plugin's id, as in plugin.json.
+const PluginID = "benchstation-bencher-datasource"
+
+// DefaultProbeTimeout bounds each request of a health check.
+const DefaultProbeTimeout = 5 * time.Second
+
+// The query types.
+const (
+	QueryTypeRuns  = "runs"
+	QueryTypeTrend = "trend"
+)
+
+// Compile-time checks of the handlers an instance implements.
+var (
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+)
+
+// Option configures a Datasource.
+type Option func(*Datasource)
+
+// WithLogger sets the logger (default: the SDK's backend.Logger, which
+// Grafana collects).
+func WithLogger(l log.Logger) Option {
+	return func(d *Datasource) { d.logger = l }
+}
+
+// WithHTTPClient sets the client of health checks (default: a client of
+// its own, closed by Dispose).
+func WithHTTPClient(c *http.Client) Option {
+	return func(d *Datasource) { d.client = c }
+}
+
+// WithProbeTimeout bounds each request of a health check (default
+// DefaultProbeTimeout).
+func WithProbeTimeout(t time.Duration) Option {
+	return func(d *Datasource) { d.probeTimeout = t }
+}
+
+// Datasource is one configured instance of the data source. Invalid
+// settings do not prevent its creation: its health check and every query
+// then report what is wrong, naming the field.
+type Datasource struct {
+	settings  Settings
+	configErr error
+	index     *results.Index
+	mux       *datasource.QueryTypeMux
+
+	logger       log.Logger
+	client       *http.Client
+	ownClient    bool
+	probeTimeout time.Duration
+
+	mu      sync.Mutex
+	skipped map[string]string // files reported as skipped, with their reasons
+}
+
+// NewFactory returns the instance factory that datasource.Manage calls for
+// each configured instance (and again when its settings change).
+func NewFactory(opts ...Option) datasource.InstanceFactoryFunc {
+	return func(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+		return New(s, opts...), nil
+	}
+}
+
+// New returns the instance of the settings s.
+func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
+	d := &Datasource{
+		logger:       backend.Logger,
+		probeTimeout: DefaultProbeTimeout,
+		skipped:      map[string]string{},
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	if d.client == nil {
+		d.client, d.ownClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}, true
+	}
+	d.settings, d.configErr = LoadSettings(s)
+	if d.configErr != nil {
+		d.logger.Warn("Invalid data source settings", "uid", s.UID, "error", d.configErr)
+	} else {
+		d.index = results.NewIndex(d.settings.ResultsDir)
+		d.logger.Debug("Data source settings", "uid", s.UID, "settings", d.settings)
+	}
+	d.mux = datasource.NewQueryTypeMux()
+	d.mux.HandleFunc(QueryTypeRuns, d.queryRuns)
+	d.mux.HandleFunc(QueryTypeTrend, d.queryTrend)
+	d.mux.HandleFunc("", d.queryUnknown)
+	return d
+}
+
+// Settings returns the instance's validated settings and the error of
+// their validation.
+func (d *Datasource) Settings() (Settings, error) {
+	return d.settings, d.configErr
+}
+
+// Dispose releases the instance's idle connections; the SDK calls it when
+// the settings change or the instance is dropped.
+func (d *Datasource) Dispose() {
+	if d.ownClient {
+		d.client.CloseIdleConnections()
+	}
+}
+
+// QueryData answers each query with its own DataResponse, routed by query
+// type. It returns an error only when the request itself cannot be served,
+// never for one query's problem.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	if d.configErr != nil {
+		resp := backend.NewQueryDataResponse()
+		for _, q := range req.Queries {
+			resp.Responses[q.RefID] = backend.ErrDataResponseWithSource(backend.StatusBadRequest,
+				backend.ErrorSourceDownstream, d.configErr.Error()+" (fix the data source's settings)")
+		}
+		return resp, nil
+	}
+	return d.mux.QueryData(ctx, req)
+}

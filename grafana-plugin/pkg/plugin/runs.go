@@ -1,0 +1,166 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/stats"
+)
+
+// Grafana unit ids of the frames' fields.
+const (
+	UnitMilliseconds = "ms"
+	UnitSeconds      = "s"
+	UnitRatio        = "percentunit" // 0–1, shown as a percentage
+	UnitRequestsPerS = "reqps"
+	UnitTokensPerS   = "suffix: tok/s"
+)
+
+// numericColumn is a summary value shown as a column of the runs table.
+type numericColumn struct {
+	value   string // the stats.Summary.Value name, also the field name
+	display string
+}
+
+// runsNumericColumns are the summary values of the runs table, in order.
+func runsNumericColumns() []numericColumn {
+	return []numericColumn{
+		{"requests", "Requests"},
+		{"success_rate", "Success rate"},
+		{"request_throughput", "Request throughput"},
+		{"output_throughput", "Output throughput"},
+		{"ttft_p50", "TTFT p50"},
+		{"ttft_p95", "TTFT p95"},
+		{"e2el_p95", "E2EL p95"},
+	}
+}
+
+// UnitOf returns the Grafana unit of a summary value name (see
+// stats.Summary.Value), or "" for plain numbers.
+func UnitOf(name string) string {
+	if strings.HasSuffix(name, "_count") {
+		return ""
+	}
+	for _, m := range append(stats.Metrics(), "failed_e2el") {
+		if strings.HasPrefix(name, string(m)+"_") || name == string(m)+"_median" {
+			return UnitMilliseconds
+		}
+	}
+	switch name {
+	case "success_rate", "error_rate", "slo_attainment":
+		return UnitRatio
+	case "request_throughput", "goodput", "request_rate", "requested_request_rate":
+		return UnitRequestsPerS
+	case "output_throughput", "total_token_throughput":
+		return UnitTokensPerS
+	case "duration_s":
+		return UnitSeconds
+	}
+	return ""
+}
+
+// queryRuns answers "runs" queries.
+func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	return d.each(ctx, req, func(q backend.DataQuery, l *listing) backend.DataResponse {
+		var rq RunsQuery
+		if err := decodeQuery(q.JSON, &rq); err != nil {
+			return badQuery(err)
+		}
+		m, err := rq.compile(q.TimeRange)
+		if err != nil {
+			return badQuery(err)
+		}
+		var runs []*results.Header
+		for _, h := range l.runs {
+			if m.match(h, true) {
+				runs = append(runs, h)
+			}
+		}
+		frame := RunsFrame(runs)
+		if l.notice != nil {
+			frame.Meta.Notices = append(frame.Meta.Notices, *l.notice)
+		}
+		return backend.DataResponse{Frames: data.Frames{frame}}
+	})
+}
+
+// RunsFrame returns the table of runs, one row per run in the order given:
+//
+//	time (start), end            time
+//	id, name, labels, profile,   string (labels as "k=v, k=v", sorted)
+//	model, status
+//	simulated                    bool
+//	requests, success_rate,      float64, with units (see UnitOf)
+//	request_throughput,
+//	output_throughput,
+//	ttft_p50, ttft_p95, e2el_p95
+//
+// Every field has one value per run, so no runs give fields of length 0.
+func RunsFrame(runs []*results.Header) *data.Frame {
+	n := len(runs)
+	start, end := make([]time.Time, n), make([]time.Time, n)
+	text := [6][]string{}
+	for i := range text {
+		text[i] = make([]string, n)
+	}
+	simulated := make([]bool, n)
+	cols := runsNumericColumns()
+	nums := make([][]float64, len(cols))
+	for i := range nums {
+		nums[i] = make([]float64, n)
+	}
+	for r, h := range runs {
+		start[r], end[r] = h.Environment.StartTime.UTC(), h.Environment.EndTime.UTC()
+		for i, s := range []string{h.ID, h.Name, formatLabels(h.Labels), h.Profile, h.Environment.Model, string(h.Status)} {
+			text[i][r] = s
+		}
+		simulated[r] = h.Environment.Simulated
+		for i, c := range cols {
+			nums[i][r], _ = h.Summary.Value(c.value)
+		}
+	}
+	fields := []*data.Field{
+		named(data.NewField("time", nil, start), "Start", ""),
+		named(data.NewField("end", nil, end), "End", ""),
+	}
+	for i, name := range []string{"id", "name", "labels", "profile", "model", "status"} {
+		fields = append(fields, named(data.NewField(name, nil, text[i]), titleCase(name), ""))
+	}
+	fields = append(fields, named(data.NewField("simulated", nil, simulated), "Simulated", ""))
+	for i, c := range cols {
+		fields = append(fields, named(data.NewField(c.value, nil, nums[i]), c.display, UnitOf(c.value)))
+	}
+	frame := data.NewFrame("runs", fields...)
+	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
+	return frame
+}
+
+// named sets a field's display name and unit.
+func named(f *data.Field, display, unit string) *data.Field {
+	return f.SetConfig(&data.FieldConfig{DisplayNameFromDS: display, Unit: unit})
+}
+
+// titleCase upper-cases a field name's first letter ("id" is "ID").
+func titleCase(s string) string {
+	if s == "id" {
+		return "ID"
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// formatLabels writes labels as "k=v, k=v", sorted by key.
+func formatLabels(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, fmt.Sprintf("%s=%s", k, labels[k]))
+	}
+	return strings.Join(parts, ", ")
+}
