@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -150,7 +153,18 @@ func TestExecutable(t *testing.T) {
 	assert.Equal(t, 3, resp.Responses["A"].Frames[0].Rows())
 	require.NoError(t, resp.Responses["B"].Error)
 	assert.Len(t, resp.Responses["B"].Frames, 3)
-	assert.EqualError(t, resp.Responses["C"].Error, `unknown query type "nope" (want runs or trend)`)
+	assert.EqualError(t, resp.Responses["C"].Error, `unknown query type "nope" (want runs, trend or live)`)
+
+	status, body := callResource(ctx, t, conn, pc, "GET", "profiles", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, body, `"name":"high-parallelism"`)
+	fmt.Fprintln(&answers, body)
+	pc.User = &pluginv2.User{Login: "v", Role: "Viewer"}
+	status, body = callResource(ctx, t, conn, pc, "POST", "runs", `{"requests": 1, "concurrency": 1}`)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	fmt.Fprintln(&answers, body)
+
+	streamRun(ctx, t, conn)
 
 	// Invalid settings, with the key in them, are reported without it.
 	bad := pluginContext(t, map[string]any{"resultsDir": "relative", "defaultTarget": "http://u:" + apiKey + "@vllm/v1"})
@@ -163,6 +177,64 @@ func TestExecutable(t *testing.T) {
 	assert.NotContains(t, answers.String(), apiKey)
 	assert.Contains(t, output.String(), `"apiKey":"[redacted]"`, "the plugin's log is captured")
 	assert.NotContains(t, output.String(), apiKey)
+}
+
+// streamRun starts a small run on the built-in simulator through the
+// resource endpoint, as an Editor, and follows it over the stream API
+// until the final frame.
+func streamRun(ctx context.Context, t *testing.T, conn *grpc.ClientConn) {
+	t.Helper()
+	pc := pluginContext(t, map[string]any{"resultsDir": t.TempDir()})
+	pc.DataSourceInstanceSettings.Id, pc.DataSourceInstanceSettings.Uid = 7, "bench-sim"
+	pc.User = &pluginv2.User{Login: "e", Role: "Editor"}
+	status, body := callResource(ctx, t, conn, pc, "POST", "runs",
+		`{"requests": 5, "concurrency": 5, "inputTokens": "8", "outputTokens": "4"}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	var started plugin.StartResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+
+	client := pluginv2.NewStreamClient(conn)
+	sub, err := client.SubscribeStream(ctx, &pluginv2.SubscribeStreamRequest{PluginContext: pc, Path: started.Channel})
+	require.NoError(t, err)
+	assert.Equal(t, pluginv2.SubscribeStreamResponse_OK, sub.Status)
+	stream, err := client.RunStream(ctx, &pluginv2.RunStreamRequest{PluginContext: pc, Path: started.Channel})
+	require.NoError(t, err)
+	var last *data.Frame
+	for n := 0; ; n++ {
+		packet, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			require.Positive(t, n, "at least the final frame")
+			break
+		}
+		require.NoError(t, err)
+		last = &data.Frame{}
+		require.NoError(t, json.Unmarshal(packet.Data, last))
+		rows, err := last.RowLen()
+		require.NoError(t, err)
+		require.Equal(t, 1, rows)
+	}
+	assert.Equal(t, int64(5), last.Fields[1].At(0), "done")
+	assert.Equal(t, int64(0), last.Fields[4].At(0), "errors")
+}
+
+// callResource sends one resource request over gRPC and returns the
+// status and body of the response.
+func callResource(ctx context.Context, t *testing.T, conn *grpc.ClientConn, pc *pluginv2.PluginContext, method, path, body string) (int, string) {
+	t.Helper()
+	stream, err := pluginv2.NewResourceClient(conn).CallResource(ctx, &pluginv2.CallResourceRequest{
+		PluginContext: pc, Method: method, Path: path, Url: path, Body: []byte(body)})
+	require.NoError(t, err)
+	resp, err := stream.Recv()
+	require.NoError(t, err)
+	out := string(resp.Body)
+	for {
+		more, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		out += string(more.Body)
+	}
+	return int(resp.Code), out
 }
 
 // modelsServer serves /v1/models with two models, requiring the API key.

@@ -19,7 +19,7 @@ var ErrInvalidRunID = errors.New("invalid run id")
 // RunChannelPath returns the Grafana Live channel path of a run's progress,
 // "runs/<id>". Panels subscribe to the full channel
 // "ds/<datasource uid>/runs/<id>" (set as frame.Meta.Channel); the stream
-// handlers (SubscribeStream, PublishStream, RunStream, not yet written) see
+// handlers (SubscribeStream, PublishStream, RunStream) see
 // only the path, and RunStream gets no query data, so the run id travels in
 // the path.
 func RunChannelPath(id string) string {

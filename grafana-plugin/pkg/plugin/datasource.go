@@ -8,17 +8,39 @@
 //	runs   a table of the runs in the time range, one row per run
 //	trend  one numeric time series per profile of a summary value (such as
 //	       ttft_p95), one point per run at its start: alert rules use it
+//	live   the progress of one run, in a frame whose Meta.Channel makes the
+//	       panel follow the run over Grafana Live
 //
-// Each query's JSON is described by RunsQuery and TrendQuery. A query that
+// Each query's JSON is described by RunsQuery, TrendQuery and LiveQuery. A query that
 // fails (bad JSON, an unknown query type, an unreadable directory) carries
 // its error in its own DataResponse; the other queries of the request are
 // answered as usual.
 //
+// # Resources
+//
+// CallResource serves (JSON bodies; errors are {"error": "..."}):
+//
+//	POST /runs              start a run (RunSpec); 201 StartResponse, 400 bad
+//	                        spec (the message names the field), 403 target
+//	                        host not allowed or role below Editor, 429 too
+//	                        many runs
+//	GET  /runs              {"runs": [RunListItem]}: documents, then running
+//	GET  /runs/<id>         RunListItem (header, or progress while running); 404
+//	POST /runs/<id>/cancel  202; 403 below Editor; 404 not running
+//	POST /import            a run document; 201 {"id"}; 400 invalid; 409 exists
+//	GET  /profiles          {"profiles": [Profile]}
+//
+// # Live progress
+//
+// Runs started here publish their progress on the channel runs/<id>
+// (RunChannelPath): SubscribeStream, PublishStream and RunStream, with frames
+// made by ProgressFrame. Runs write their documents into the results
+// directory when they end; a marker in resultsDir/.running lets the next
+// start of the plugin mark the runs a restart interrupted.
+//
 // # Not yet here
 //
-// Starting runs (resource endpoints), live progress over Grafana Live
-// (RunChannelPath names the channels), and the run, distribution, compare,
-// outputs and annotation queries.
+// The run, distribution, compare, outputs and annotation queries.
 package plugin
 
 import (
@@ -31,8 +53,10 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/sim"
 )
 
 // PluginID is the plugin's id, as in plugin.json.
@@ -45,6 +69,7 @@ const DefaultProbeTimeout = 5 * time.Second
 const (
 	QueryTypeRuns  = "runs"
 	QueryTypeTrend = "trend"
+	QueryTypeLive  = "live"
 )
 
 // Compile-time checks of the handlers an instance implements.
@@ -52,6 +77,8 @@ var (
 	_ backend.QueryDataHandler      = (*Datasource)(nil)
 	_ backend.CheckHealthHandler    = (*Datasource)(nil)
 	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
+	_ backend.CallResourceHandler   = (*Datasource)(nil)
+	_ backend.StreamHandler         = (*Datasource)(nil)
 )
 
 // Option configures a Datasource.
@@ -75,6 +102,18 @@ func WithProbeTimeout(t time.Duration) Option {
 	return func(d *Datasource) { d.probeTimeout = t }
 }
 
+// WithSimulatorOptions configures the built-in simulator that runs without
+// a target use (default: the simulator's defaults).
+func WithSimulatorOptions(opts ...sim.Option) Option {
+	return func(d *Datasource) { d.simOpts = opts }
+}
+
+// WithStreamInterval sets how often RunStream sends progress (default
+// DefaultStreamInterval).
+func WithStreamInterval(t time.Duration) Option {
+	return func(d *Datasource) { d.streamInterval = t }
+}
+
 // Datasource is one configured instance of the data source. Invalid
 // settings do not prevent its creation: its health check and every query
 // then report what is wrong, naming the field.
@@ -83,6 +122,11 @@ type Datasource struct {
 	configErr error
 	index     *results.Index
 	mux       *datasource.QueryTypeMux
+	resources backend.CallResourceHandler
+	runs      *runManager
+
+	simOpts        []sim.Option
+	streamInterval time.Duration
 
 	logger       log.Logger
 	client       *http.Client
@@ -104,9 +148,10 @@ func NewFactory(opts ...Option) datasource.InstanceFactoryFunc {
 // New returns the instance of the settings s.
 func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 	d := &Datasource{
-		logger:       backend.Logger,
-		probeTimeout: DefaultProbeTimeout,
-		skipped:      map[string]string{},
+		logger:         backend.Logger,
+		probeTimeout:   DefaultProbeTimeout,
+		streamInterval: DefaultStreamInterval,
+		skipped:        map[string]string{},
 	}
 	for _, o := range opts {
 		o(d)
@@ -121,9 +166,15 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 		d.index = results.NewIndex(d.settings.ResultsDir)
 		d.logger.Debug("Data source settings", "uid", s.UID, "settings", d.settings)
 	}
+	d.runs = newRunManager(d.settings, d.logger, d.simOpts)
+	if d.configErr == nil {
+		d.runs.recover()
+	}
+	d.resources = httpadapter.New(d.newResourceMux())
 	d.mux = datasource.NewQueryTypeMux()
 	d.mux.HandleFunc(QueryTypeRuns, d.queryRuns)
 	d.mux.HandleFunc(QueryTypeTrend, d.queryTrend)
+	d.mux.HandleFunc(QueryTypeLive, d.queryLive)
 	d.mux.HandleFunc("", d.queryUnknown)
 	return d
 }
@@ -134,9 +185,11 @@ func (d *Datasource) Settings() (Settings, error) {
 	return d.settings, d.configErr
 }
 
-// Dispose releases the instance's idle connections; the SDK calls it when
-// the settings change or the instance is dropped.
+// Dispose cancels the instance's running runs, waits for their
+// (interrupted) documents, and releases its idle connections; the SDK calls
+// it when the settings change or the instance is dropped.
 func (d *Datasource) Dispose() {
+	d.runs.close()
 	if d.ownClient {
 		d.client.CloseIdleConnections()
 	}

@@ -118,6 +118,6 @@ func checkGoodResponses(t *testing.T, resp *backend.QueryDataResponse) {
 
 	assert.EqualError(t, resp.Responses["C"].Error, "query field labels: must be a string, not a JSON number")
 	assert.Equal(t, backend.ErrorSourceDownstream, resp.Responses["C"].ErrorSource)
-	assert.EqualError(t, resp.Responses["D"].Error, `unknown query type "compare" (want runs or trend)`)
+	assert.EqualError(t, resp.Responses["D"].Error, `unknown query type "compare" (want runs, trend or live)`)
 	assert.Equal(t, backend.ErrorSourcePlugin, resp.Responses["D"].ErrorSource)
 }

@@ -229,9 +229,9 @@ func badQuery(err error) backend.DataResponse {
 func (d *Datasource) queryUnknown(_ context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	resp := backend.NewQueryDataResponse()
 	for _, q := range req.Queries {
-		msg := fmt.Sprintf("unknown query type %q (want %s or %s)", q.QueryType, QueryTypeRuns, QueryTypeTrend)
+		msg := fmt.Sprintf("unknown query type %q (want %s, %s or %s)", q.QueryType, QueryTypeRuns, QueryTypeTrend, QueryTypeLive)
 		if q.QueryType == "" {
-			msg = fmt.Sprintf("the query has no query type (want %s or %s)", QueryTypeRuns, QueryTypeTrend)
+			msg = fmt.Sprintf("the query has no query type (want %s, %s or %s)", QueryTypeRuns, QueryTypeTrend, QueryTypeLive)
 		}
 		resp.Responses[q.RefID] = backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, msg)
 	}
