@@ -70,8 +70,9 @@ func buildPlugin(t *testing.T) string {
 }
 
 // startPlugin starts the executable as Grafana does and returns the unix
-// socket of its handshake, and its standard output and error.
-func startPlugin(t *testing.T, exe string) (string, *lockedBuffer) {
+// socket of its handshake, its standard output and error, and its process
+// id.
+func startPlugin(t *testing.T, exe string) (string, *lockedBuffer, int) {
 	t.Helper()
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(),
@@ -110,7 +111,7 @@ func startPlugin(t *testing.T, exe string) (string, *lockedBuffer) {
 	require.Equal(t, []string{"1", "2", "unix"}, parts[:3], "handshake line %q", line)
 	require.Equal(t, "grpc", parts[4], "handshake line %q", line)
 	fmt.Fprintln(output, line)
-	return parts[3], output
+	return parts[3], output, cmd.Process.Pid
 }
 
 func TestExecutable(t *testing.T) {
@@ -118,7 +119,7 @@ func TestExecutable(t *testing.T) {
 		t.Skip("builds and starts the plugin executable")
 	}
 	exe := buildPlugin(t)
-	socket, output := startPlugin(t, exe)
+	socket, output, _ := startPlugin(t, exe)
 	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
@@ -153,7 +154,7 @@ func TestExecutable(t *testing.T) {
 	assert.Equal(t, 3, resp.Responses["A"].Frames[0].Rows())
 	require.NoError(t, resp.Responses["B"].Error)
 	assert.Len(t, resp.Responses["B"].Frames, 3)
-	assert.EqualError(t, resp.Responses["C"].Error, `unknown query type "nope" (want runs, trend or live)`)
+	assert.EqualError(t, resp.Responses["C"].Error, `unknown query type "nope" (want runs, trend, live, run, distribution, compare, outputs or annotations)`)
 
 	status, body := callResource(ctx, t, conn, pc, "GET", "profiles", "")
 	assert.Equal(t, http.StatusOK, status)

@@ -10,8 +10,22 @@
 //	       ttft_p95), one point per run at its start: alert rules use it
 //	live   the progress of one run, in a frame whose Meta.Channel makes the
 //	       panel follow the run over Grafana Live
+//	run    one run over time in buckets (in flight, throughput, latency
+//	       percentiles), a wide time series
+//	distribution  a latency histogram (xMin, xMax, count) or CDF of one or
+//	       two runs
+//	compare  two or more runs side by side, one metric per row, with the
+//	       change of each run vs the first and its verdict
+//	outputs  the per-request generated texts of one or two runs
+//	annotations  the runs as annotation regions
 //
-// Each query's JSON is described by RunsQuery, TrendQuery and LiveQuery. A query that
+// Whole documents (with records), which run, distribution and outputs
+// read, are kept decoded in a small LRU (DefaultDocCacheSize) keyed by
+// path, size and modification time.
+//
+// Each query's JSON is described by RunsQuery, TrendQuery, LiveQuery,
+// RunQuery, DistributionQuery, CompareQuery, OutputsQuery and
+// AnnotationsQuery. A query that
 // fails (bad JSON, an unknown query type, an unreadable directory) carries
 // its error in its own DataResponse; the other queries of the request are
 // answered as usual.
@@ -37,10 +51,6 @@
 // made by ProgressFrame. Runs write their documents into the results
 // directory when they end; a marker in resultsDir/.running lets the next
 // start of the plugin mark the runs a restart interrupted.
-//
-// # Not yet here
-//
-// The run, distribution, compare, outputs and annotation queries.
 package plugin
 
 import (
@@ -70,6 +80,12 @@ const (
 	QueryTypeRuns  = "runs"
 	QueryTypeTrend = "trend"
 	QueryTypeLive  = "live"
+
+	QueryTypeRun          = "run"
+	QueryTypeDistribution = "distribution"
+	QueryTypeCompare      = "compare"
+	QueryTypeOutputs      = "outputs"
+	QueryTypeAnnotations  = "annotations"
 )
 
 // Compile-time checks of the handlers an instance implements.
@@ -121,6 +137,7 @@ type Datasource struct {
 	settings  Settings
 	configErr error
 	index     *results.Index
+	docs      *docCache
 	mux       *datasource.QueryTypeMux
 	resources backend.CallResourceHandler
 	runs      *runManager
@@ -164,6 +181,7 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 		d.logger.Warn("Invalid data source settings", "uid", s.UID, "error", d.configErr)
 	} else {
 		d.index = results.NewIndex(d.settings.ResultsDir)
+		d.docs = newDocCache(DefaultDocCacheSize, results.Read)
 		d.logger.Debug("Data source settings", "uid", s.UID, "settings", d.settings)
 	}
 	d.runs = newRunManager(d.settings, d.logger, d.simOpts)
@@ -175,6 +193,11 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 	d.mux.HandleFunc(QueryTypeRuns, d.queryRuns)
 	d.mux.HandleFunc(QueryTypeTrend, d.queryTrend)
 	d.mux.HandleFunc(QueryTypeLive, d.queryLive)
+	d.mux.HandleFunc(QueryTypeRun, d.queryRun)
+	d.mux.HandleFunc(QueryTypeDistribution, d.queryDistribution)
+	d.mux.HandleFunc(QueryTypeCompare, d.queryCompare)
+	d.mux.HandleFunc(QueryTypeOutputs, d.queryOutputs)
+	d.mux.HandleFunc(QueryTypeAnnotations, d.queryAnnotations)
 	d.mux.HandleFunc("", d.queryUnknown)
 	return d
 }

@@ -84,7 +84,7 @@ func TestOverGRPC(t *testing.T) {
 			dataQuery(t, "A", plugin.QueryTypeRuns, map[string]any{"profile": "chat"}, allTime()),
 			dataQuery(t, "B", plugin.QueryTypeTrend, map[string]any{"value": "ttft_p95"}, allTime()),
 			{RefID: "C", QueryType: plugin.QueryTypeRuns, JSON: []byte(`{"labels": [1]}`), TimeRange: allTime()},
-			{RefID: "D", QueryType: "compare", JSON: []byte(`{}`), TimeRange: allTime()},
+			{RefID: "D", QueryType: "bogus", JSON: []byte(`{}`), TimeRange: allTime()},
 		}})
 		require.NoError(t, err, inst.name)
 		plugintest.CheckFrames(t, resp)
@@ -118,6 +118,6 @@ func checkGoodResponses(t *testing.T, resp *backend.QueryDataResponse) {
 
 	assert.EqualError(t, resp.Responses["C"].Error, "query field labels: must be a string, not a JSON number")
 	assert.Equal(t, backend.ErrorSourceDownstream, resp.Responses["C"].ErrorSource)
-	assert.EqualError(t, resp.Responses["D"].Error, `unknown query type "compare" (want runs, trend or live)`)
+	assert.EqualError(t, resp.Responses["D"].Error, `unknown query type "bogus" (want runs, trend, live, run, distribution, compare, outputs or annotations)`)
 	assert.Equal(t, backend.ErrorSourcePlugin, resp.Responses["D"].ErrorSource)
 }

@@ -146,8 +146,9 @@ func (m matcher) match(h *results.Header, overlap bool) bool {
 // listing is what a request reads of the results directory once for all
 // its queries.
 type listing struct {
-	runs   []*results.Header
-	notice *data.Notice // about skipped files, or nil
+	runs    []*results.Header
+	entries []results.Entry // of runs, in the same order
+	notice  *data.Notice    // about skipped files, or nil
 }
 
 // list reads the results directory through the index; files that are not
@@ -157,7 +158,7 @@ func (d *Datasource) list(logger log.Logger) (*listing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the results directory %s: %w", d.settings.ResultsDir, err)
 	}
-	out := &listing{runs: make([]*results.Header, 0, len(l.Runs))}
+	out := &listing{runs: make([]*results.Header, 0, len(l.Runs)), entries: l.Runs}
 	for _, e := range l.Runs {
 		out.runs = append(out.runs, e.Header)
 	}
@@ -220,6 +221,10 @@ func (d *Datasource) each(ctx context.Context, req *backend.QueryDataRequest, fn
 	return resp, nil
 }
 
+// queryTypeList names the query types in errors.
+const queryTypeList = QueryTypeRuns + ", " + QueryTypeTrend + ", " + QueryTypeLive + ", " + QueryTypeRun + ", " +
+	QueryTypeDistribution + ", " + QueryTypeCompare + ", " + QueryTypeOutputs + " or " + QueryTypeAnnotations
+
 // badQuery is the response of a query that cannot be answered as written.
 func badQuery(err error) backend.DataResponse {
 	return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, err.Error())
@@ -229,9 +234,9 @@ func badQuery(err error) backend.DataResponse {
 func (d *Datasource) queryUnknown(_ context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	resp := backend.NewQueryDataResponse()
 	for _, q := range req.Queries {
-		msg := fmt.Sprintf("unknown query type %q (want %s, %s or %s)", q.QueryType, QueryTypeRuns, QueryTypeTrend, QueryTypeLive)
+		msg := fmt.Sprintf("unknown query type %q (want %s)", q.QueryType, queryTypeList)
 		if q.QueryType == "" {
-			msg = fmt.Sprintf("the query has no query type (want %s, %s or %s)", QueryTypeRuns, QueryTypeTrend, QueryTypeLive)
+			msg = fmt.Sprintf("the query has no query type (want %s)", queryTypeList)
 		}
 		resp.Responses[q.RefID] = backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourcePlugin, msg)
 	}

@@ -156,8 +156,8 @@ func TestQueryErrorsAreIsolated(t *testing.T) {
 		{"trend without value", plugin.QueryTypeTrend, `{}`, "value: required (a summary value such as ttft_p95, e2el_p95 or output_throughput)", backend.ErrorSourceDownstream},
 		{"trend of an unknown value", plugin.QueryTypeTrend, `{"value": "latency_p95"}`, `value: "latency_p95" is not a summary value (such as ttft_p95, e2el_p95 or output_throughput)`, backend.ErrorSourceDownstream},
 		{"trend value of the wrong type", plugin.QueryTypeTrend, `{"value": 95}`, "query field value: must be a string, not a JSON number", backend.ErrorSourceDownstream},
-		{"unknown query type", "bogus", `{}`, `unknown query type "bogus" (want runs, trend or live)`, backend.ErrorSourcePlugin},
-		{"no query type", "", `{}`, "the query has no query type (want runs, trend or live)", backend.ErrorSourcePlugin},
+		{"unknown query type", "bogus", `{}`, `unknown query type "bogus" (want runs, trend, live, run, distribution, compare, outputs or annotations)`, backend.ErrorSourcePlugin},
+		{"no query type", "", `{}`, "the query has no query type (want runs, trend, live, run, distribution, compare, outputs or annotations)", backend.ErrorSourcePlugin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,18 +37,20 @@ type Run struct {
 	Cause error
 	// StopReason is the runner's reason (default bencher.StopCompleted).
 	StopReason bencher.StopReason
+	// Outputs records the generated texts (--record-outputs).
+	Outputs bool
 }
 
 // Runs returns the fixture's runs, in start order: two nightly chat runs
-// on m1, a simulated batch run on m2, an interrupted chat run on m2 and a
+// on m1 recorded with outputs, a simulated batch run on m2, an interrupted chat run on m2 and a
 // failed run without a profile.
 func Runs() []Run {
 	ms := time.Millisecond
 	return []Run{
 		{ID: "20261120T100000Z-aaaaa1", Name: "nightly chat", Profile: "chat", Model: "m1",
-			Labels: map[string]string{"ci": "true", "branch": "main"}, Requests: 20, TTFT: 50 * ms, ITL: 10 * ms, Slowdown: 2 * ms},
+			Labels: map[string]string{"ci": "true", "branch": "main"}, Requests: 20, TTFT: 50 * ms, ITL: 10 * ms, Slowdown: 2 * ms, Outputs: true},
 		{ID: "20261121T110000Z-aaaaa2", Name: "nightly chat", Profile: "chat", Model: "m1",
-			Labels: map[string]string{"ci": "true"}, Requests: 20, Failed: 1, TTFT: 60 * ms, ITL: 11 * ms, Slowdown: 3 * ms},
+			Labels: map[string]string{"ci": "true"}, Requests: 20, Failed: 1, TTFT: 60 * ms, ITL: 11 * ms, Slowdown: 3 * ms, Outputs: true},
 		{ID: "20261122T120000Z-bbbbb1", Name: "batch sweep", Profile: "batch", Model: "m2", Simulated: true,
 			Labels: map[string]string{"team": "infra"}, Requests: 30, TTFT: 200 * ms, ITL: 20 * ms, Slowdown: 5 * ms},
 		{ID: "20261123T130000Z-ccccc1", Name: "chat on m2", Profile: "chat", Model: "m2",
@@ -88,6 +90,7 @@ func Document(r Run, start time.Time) *results.Document {
 		Config: bencher.RunConfig{
 			Target: "http://vllm:8000/v1", API: bencher.APIChat, Model: r.Model, Stream: true,
 			Mode: bencher.ModeClosedLoop, Concurrency: 4, Requests: r.Requests, Timeout: time.Minute, MaxErrorRate: 0.5,
+			RecordOutputs: r.Outputs,
 		},
 		Records: records,
 	}
@@ -119,6 +122,9 @@ func record(r Run, i int) bencher.Record {
 	}
 	rec.End = rec.ChunkTimes[15] + time.Millisecond
 	rec.OutputTokens, rec.TokenSource, rec.FinishReason = 16, bencher.TokensFromUsage, "length"
+	if r.Outputs {
+		rec.Output = fmt.Sprintf("answer %d of %s", i, r.ID[len(r.ID)-6:])
+	}
 	return rec
 }
 
