@@ -49,13 +49,16 @@ func Build() error {
 	return nil
 }
 
-// Plugin builds the Grafana plugin into grafana-plugin/dist: static backend
-// executables (CGO_ENABLED=0, -trimpath, -ldflags "-s -w") of
-// ./grafana-plugin/pkg named gpx_bencher_linux_amd64 and
-// gpx_bencher_linux_arm64, as plugin.json's "executable" expects, beside a
-// copy of src/plugin.json and src/img. The frontend (webpack) build is not
-// part of it yet; it will be added here, before the executables.
+// Plugin builds the Grafana plugin into grafana-plugin/dist: the frontend
+// (webpack, after npm ci), then static backend executables (CGO_ENABLED=0,
+// -trimpath, -ldflags "-s -w") of ./grafana-plugin/pkg named
+// gpx_bencher_linux_amd64 and gpx_bencher_linux_arm64, as plugin.json's
+// "executable" expects, beside a copy of src/plugin.json and src/img.
 func Plugin() error {
+	mg.Deps(NpmCI)
+	if err := sh.RunV("npm", "--prefix", "grafana-plugin", "run", "build"); err != nil {
+		return fmt.Errorf("building the plugin frontend: %w", err)
+	}
 	const dist = "grafana-plugin/dist"
 	if err := os.MkdirAll(filepath.Join(dist, "img"), 0o755); err != nil {
 		return err
@@ -104,7 +107,8 @@ func Lint() error {
 }
 
 // Test runs everything CI runs: lint, every Go test with the race
-// detector, then the bencher's accuracy tests on their own. Integration
+// detector, the bencher's accuracy tests on their own, then the plugin
+// frontend's jest tests (after npm ci). Integration
 // tests need promtool and prometheus (Debian's prometheus package);
 // .ci/run installs them.
 func Test() error {
@@ -115,7 +119,16 @@ func Test() error {
 	// The load generator's accuracy against servers with known token times,
 	// alone and without the race detector, so that it measures the client
 	// rather than a machine busy with every other package's tests.
-	return sh.RunWithV(env(), "go", "test", "-count=1", "-run", "^TestAccuracy", "-v", "./bencher/")
+	if err := sh.RunWithV(env(), "go", "test", "-count=1", "-run", "^TestAccuracy", "-v", "./bencher/"); err != nil {
+		return err
+	}
+	mg.Deps(NpmCI)
+	return sh.RunV("npm", "--prefix", "grafana-plugin", "run", "test:ci")
+}
+
+// NpmCI installs the plugin frontend's dependencies from package-lock.json.
+func NpmCI() error {
+	return sh.RunV("npm", "--prefix", "grafana-plugin", "ci", "--no-audit", "--no-fund")
 }
 
 // Bench runs the Go benchmarks of the hot paths.

@@ -2,6 +2,9 @@ module github.com/benchstation/benchstation
 
 go 1.26.5
 
+// npm packages under the plugin frontend ship Go files of their own.
+ignore ./grafana-plugin/node_modules
+
 require (
 	github.com/NVIDIA/go-nvml v0.13.4-1
 	github.com/alecthomas/kingpin/v2 v2.4.0
