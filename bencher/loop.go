@@ -212,6 +212,9 @@ func (rn *run) dispatch(i int, at time.Duration, sem chan struct{}) {
 func (rn *run) serve(i int, at time.Duration) {
 	req := rn.wl.Request(i)
 	rec := Record{Index: i, ID: req.ID, Warmup: i < rn.cfg.warmup, Scheduled: at}
+	if rn.cfg.recordOutputs {
+		rec.Prompt = req.PromptText()
+	}
 	rn.prog.inFlight.Add(1)
 	rn.client.do(rn.ctx, rn.halt, &req, &rec, rn.start)
 	rn.prog.inFlight.Add(-1)

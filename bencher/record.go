@@ -19,6 +19,7 @@ package bencher
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -116,8 +117,11 @@ type Record struct {
 	ErrorMessage string `json:"error_message,omitempty"`
 	FinishReason string `json:"finish_reason,omitempty"`
 
-	// Output is the generated text, recorded only on request (--record-outputs).
+	// Output is the generated text, and Prompt the request's prompt (chat
+	// messages as "role: content" lines, a batch body as its JSON), both
+	// recorded only on request (--record-outputs).
 	Output string `json:"output,omitempty"`
+	Prompt string `json:"prompt,omitempty"`
 }
 
 // OK reports whether the request completed without error.
@@ -148,3 +152,24 @@ func (r *Record) TPOT() (time.Duration, bool) {
 // QueueDelay is how long the request waited in the client between its
 // scheduled time and its sending.
 func (r *Record) QueueDelay() time.Duration { return r.Sent - r.Scheduled }
+
+// PromptText renders what r asks the server: its prompt, its chat messages
+// as "role: content" lines, or its raw batch body.
+func (r *Request) PromptText() string {
+	switch {
+	case len(r.Body) > 0:
+		return string(r.Body)
+	case len(r.Messages) > 0:
+		var b strings.Builder
+		for i, m := range r.Messages {
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(m.Role)
+			b.WriteString(": ")
+			b.WriteString(m.Content)
+		}
+		return b.String()
+	}
+	return r.Prompt
+}

@@ -422,6 +422,39 @@ func TestRunDetectsModel(t *testing.T) {
 	}
 }
 
+func TestRunRecordsPromptsWithOutputs(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	base, _, err := sim.New(sim.WithZeroDelay()).Start(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	chat := WorkloadFunc(func(i int) Request {
+		return Request{ID: fmt.Sprint(i), Messages: []Message{{Role: "system", Content: "be brief"}, {Role: "user", Content: fmt.Sprint("q", i)}}, MaxTokens: 4}
+	})
+	for _, tc := range []struct {
+		name    string
+		outputs bool
+		want    string
+	}{
+		{"recorded", true, "system: be brief\nuser: q1"},
+		{"not recorded", false, ""},
+	} {
+		res, err := Run(ctx, chat, WithTarget(base+"/v1"), WithRequests(2), WithAPI(APIChat), WithRecordOutputs(tc.outputs))
+		require.NoError(t, err, tc.name)
+		rec := res.Records[1]
+		require.True(t, rec.OK(), rec.ErrorMessage)
+		assert.Equal(t, tc.want, rec.Prompt, tc.name)
+		assert.Equal(t, tc.outputs, rec.Output != "", tc.name)
+	}
+}
+
+func TestPromptText(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "hello", (&Request{Prompt: "hello"}).PromptText())
+	assert.Equal(t, "user: hi", (&Request{Messages: []Message{{Role: "user", Content: "hi"}}}).PromptText())
+	assert.Equal(t, `{"messages":[]}`, (&Request{Prompt: "x", Body: []byte(`{"messages":[]}`)}).PromptText(), "a batch body is sent as it is")
+}
+
 func TestRunnerInvalid(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -113,6 +113,8 @@ export interface RunSpec {
   outputTokens?: string;
   name?: string;
   labels?: Record<string, string>;
+  /** Keep prompts and generated texts in the run's document (the outputs query). */
+  recordOutputs?: boolean;
 }
 
 /** The body of a 201 answer to POST /runs. */

@@ -30,9 +30,8 @@ type OutputsQuery struct {
 	Limit  int      `json:"limit,omitempty"`
 }
 
-// promptNote is the description of the id field: documents do not store
-// prompts.
-const promptNote = "The request id, as the workload named it. Run documents do not store prompts: regenerate them from the workload (its source and seed) to see a request's prompt."
+// promptNote is the description of the id field.
+const promptNote = "The request id, as the workload named it."
 
 // queryOutputs answers "outputs" queries.
 func (d *Datasource) queryOutputs(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
@@ -54,7 +53,7 @@ func (d *Datasource) queryOutputs(ctx context.Context, req *backend.QueryDataReq
 				return docError(err)
 			}
 			if !hasOutputs(doc) {
-				return badQuery(fmt.Errorf("run %q was recorded without outputs: record it with --record-outputs (bencher CLI) to see generated texts", id))
+				return badQuery(fmt.Errorf("run %q was recorded without outputs: record it with --record-outputs (bencher CLI) or recordOutputs=true (POST /runs) to see prompts and generated texts", id))
 			}
 			docs[i] = doc
 		}
@@ -106,7 +105,7 @@ func OutputsFrame(docs []*results.Document, limit int) *data.Frame {
 		ids = ids[:limit]
 	}
 	fields := []*data.Field{data.NewField("id", nil, ids).SetConfig(&data.FieldConfig{
-		DisplayNameFromDS: "Request", Description: promptNote})}
+		DisplayNameFromDS: "Request", Description: promptNote}), promptColumn(ids, byRun)}
 	for i, doc := range docs {
 		suffix := ""
 		if len(docs) > 1 {
@@ -175,3 +174,19 @@ func recordStatus(r *bencher.Record) string {
 
 // ms returns d in float milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// promptColumn returns each request's prompt, from the first run that has
+// it (runs recorded with outputs keep their prompts).
+func promptColumn(ids []string, byRun []map[string]*bencher.Record) *data.Field {
+	prompts := make([]*string, len(ids))
+	for i, id := range ids {
+		for _, recs := range byRun {
+			if r := recs[id]; r != nil && r.Prompt != "" {
+				p := r.Prompt
+				prompts[i] = &p
+				break
+			}
+		}
+	}
+	return named(data.NewField("prompt", nil, prompts), "Prompt", "")
+}

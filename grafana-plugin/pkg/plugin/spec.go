@@ -77,6 +77,9 @@ type RunSpec struct {
 	OutputTokens string            `json:"outputTokens"`
 	Name         string            `json:"name"`
 	Labels       map[string]string `json:"labels"`
+	// RecordOutputs keeps prompts and generated texts in the run's
+	// document, for the outputs query.
+	RecordOutputs bool `json:"recordOutputs"`
 }
 
 // specError is a spec problem that names its field; forbidden marks a
@@ -149,6 +152,7 @@ func (s RunSpec) plan(set Settings) (*runPlan, error) {
 		return nil, err
 	}
 	p.options = append(append(p.options, load...), bound...)
+	p.options = append(p.options, bencher.WithRecordOutputs(s.RecordOutputs))
 	return p, nil
 }
 

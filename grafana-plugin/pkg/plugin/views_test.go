@@ -99,7 +99,7 @@ func TestViewErrorsAreIsolated(t *testing.T) {
 		{"compare of one run", plugin.QueryTypeCompare, `{"runIds": ["` + runA1 + `"]}`, backend.StatusBadRequest, "runIds: between 2 and 8 runs, got 1"},
 		{"compare with bad thresholds", plugin.QueryTypeCompare, `{"runIds": ["` + runA1 + `", "` + runA2 + `"], "thresholds": "ttft_p95"}`, backend.StatusBadRequest, "thresholds: "},
 		{"compare of an unknown run", plugin.QueryTypeCompare, `{"runIds": ["` + runA1 + `", "x"]}`, backend.StatusNotFound, `run "x": no such run in the results directory`},
-		{"outputs of a run without outputs", plugin.QueryTypeOutputs, `{"runIds": ["` + runB1 + `"]}`, backend.StatusBadRequest, `run "` + runB1 + `" was recorded without outputs: record it with --record-outputs (bencher CLI) to see generated texts`},
+		{"outputs of a run without outputs", plugin.QueryTypeOutputs, `{"runIds": ["` + runB1 + `"]}`, backend.StatusBadRequest, `run "` + runB1 + `" was recorded without outputs: record it with --record-outputs (bencher CLI) or recordOutputs=true (POST /runs) to see prompts and generated texts`},
 		{"outputs of three runs", plugin.QueryTypeOutputs, `{"runIds": ["a", "b", "c"]}`, backend.StatusBadRequest, "runIds: one or two runs, got 3"},
 		{"outputs over the limit", plugin.QueryTypeOutputs, `{"runIds": ["` + runA1 + `"], "limit": 100000}`, backend.StatusBadRequest, "limit: must be between 1 and 10000, got 100000"},
 		{"annotations with a bad label", plugin.QueryTypeAnnotations, `{"labels": ["x"]}`, backend.StatusBadRequest, `labels[0]: "x" is not key=value`},

@@ -124,6 +124,7 @@ func record(r Run, i int) bencher.Record {
 	rec.OutputTokens, rec.TokenSource, rec.FinishReason = 16, bencher.TokensFromUsage, "length"
 	if r.Outputs {
 		rec.Output = fmt.Sprintf("answer %d of %s", i, r.ID[len(r.ID)-6:])
+		rec.Prompt = fmt.Sprintf("user: question %d", i)
 	}
 	return rec
 }
