@@ -26,19 +26,9 @@ type AnnotationsQuery struct {
 // queryAnnotations answers "annotations" queries.
 func (d *Datasource) queryAnnotations(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	return d.each(ctx, req, func(q backend.DataQuery, l *listing) backend.DataResponse {
-		var aq AnnotationsQuery
-		if err := decodeQuery(q.JSON, &aq); err != nil {
-			return badQuery(err)
-		}
-		m, err := aq.compile(q.TimeRange)
+		runs, err := selectRuns(q, l)
 		if err != nil {
 			return badQuery(err)
-		}
-		var runs []*results.Header
-		for _, h := range l.runs {
-			if m.match(h, true) {
-				runs = append(runs, h)
-			}
 		}
 		return backend.DataResponse{Frames: data.Frames{AnnotationsFrame(runs)}}
 	})

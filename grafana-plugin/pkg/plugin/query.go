@@ -242,3 +242,24 @@ func (d *Datasource) queryUnknown(_ context.Context, req *backend.QueryDataReque
 	}
 	return resp, nil
 }
+
+// selectRuns decodes q as a filter query (runs, annotations) and returns
+// the listed runs it selects: those matching the filter that overlap the
+// query's time range.
+func selectRuns(q backend.DataQuery, l *listing) ([]*results.Header, error) {
+	var f Filter
+	if err := decodeQuery(q.JSON, &f); err != nil {
+		return nil, err
+	}
+	m, err := f.compile(q.TimeRange)
+	if err != nil {
+		return nil, err
+	}
+	var runs []*results.Header
+	for _, h := range l.runs {
+		if m.match(h, true) {
+			runs = append(runs, h)
+		}
+	}
+	return runs, nil
+}

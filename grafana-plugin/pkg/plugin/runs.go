@@ -70,19 +70,9 @@ func UnitOf(name string) string {
 // queryRuns answers "runs" queries.
 func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	return d.each(ctx, req, func(q backend.DataQuery, l *listing) backend.DataResponse {
-		var rq RunsQuery
-		if err := decodeQuery(q.JSON, &rq); err != nil {
-			return badQuery(err)
-		}
-		m, err := rq.compile(q.TimeRange)
+		runs, err := selectRuns(q, l)
 		if err != nil {
 			return badQuery(err)
-		}
-		var runs []*results.Header
-		for _, h := range l.runs {
-			if m.match(h, true) {
-				runs = append(runs, h)
-			}
 		}
 		frame := RunsFrame(runs)
 		if l.notice != nil {
