@@ -34,18 +34,7 @@ func BenchmarkRequestSim(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			req := Request{ID: "bench", Prompt: strings.Repeat("word ", 64), MaxTokens: 16, IgnoreEOS: true}
-			start := time.Now()
-			b.ReportAllocs()
-			cpu := cpuTime()
-			for b.Loop() {
-				rec := Record{}
-				c.Do(ctx, &req, &rec, start)
-				if !rec.OK() || rec.OutputTokens != 16 {
-					b.Fatalf("record %+v", rec)
-				}
-			}
-			reportCPU(b, cpu)
+			benchDo(b, ctx, c)
 		})
 	}
 }
@@ -176,19 +165,7 @@ func BenchmarkRequestCanned(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	req := Request{ID: "bench", Prompt: strings.Repeat("word ", 64), MaxTokens: 16, IgnoreEOS: true}
-	ctx := context.Background()
-	start := time.Now()
-	b.ReportAllocs()
-	cpu := cpuTime()
-	for b.Loop() {
-		rec := Record{}
-		c.Do(ctx, &req, &rec, start)
-		if !rec.OK() || rec.OutputTokens != 16 {
-			b.Fatalf("record %+v", rec)
-		}
-	}
-	reportCPU(b, cpu)
+	benchDo(b, context.Background(), c)
 }
 
 // cpuTime is the process's CPU time (user + system) so far.
@@ -222,4 +199,21 @@ func BenchmarkRunCanned(b *testing.B) {
 	if err != nil || len(res.Records) != b.N || !res.Records[b.N-1].OK() {
 		b.Fatalf("run: %v", err)
 	}
+}
+
+// benchDo sends one 16-token request per iteration through c, reporting
+// allocations and CPU time per request.
+func benchDo(b *testing.B, ctx context.Context, c *Client) {
+	req := Request{ID: "bench", Prompt: strings.Repeat("word ", 64), MaxTokens: 16, IgnoreEOS: true}
+	start := time.Now()
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for b.Loop() {
+		rec := Record{}
+		c.Do(ctx, &req, &rec, start)
+		if !rec.OK() || rec.OutputTokens != 16 {
+			b.Fatalf("record %+v", rec)
+		}
+	}
+	reportCPU(b, cpu)
 }
