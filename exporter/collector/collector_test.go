@@ -39,6 +39,19 @@ func TestGoldenSimulation(t *testing.T) {
 
 // withoutDurations drops the scrape-duration series, the one thing in an
 // exposition that differs from run to run.
+// family returns the lines of one metric family of an exposition: its
+// HELP, TYPE and samples.
+func family(s, name string) string {
+	var keep []string
+	for _, line := range strings.SplitAfter(s, "\n") {
+		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") ||
+			strings.HasPrefix(line, "# HELP "+name+" ") || strings.HasPrefix(line, "# TYPE "+name+" ") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
 func withoutDurations(s string) string {
 	var keep []string
 	for _, line := range strings.SplitAfter(s, "\n") {
@@ -244,6 +257,7 @@ func TestXIDErrorsFromEvents(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	got := scrape(t, reg)
 	has(t, got, `nvidia_gpu_xid_errors_total{gpu="2",uuid="`+uuid+`",xid="79"} 2`)
+	golden(t, "xid.prom", family(got, "nvidia_gpu_xid_errors_total"))
 	assert.Len(t, tb.devices[2].RegisterEventsCalls(), 1)
 	require.NoError(t, e.Close(), "the waiting goroutine stops")
 }
