@@ -88,7 +88,15 @@ func Plugin() error {
 // goDirs are the trees that hold the project's Go code. "./..." would
 // also reach into grafana-plugin/node_modules, where some npm packages
 // ship Go files of their own.
-var goDirs = []string{"./bencher/...", "./exporter/...", "./grafana-plugin/pkg/...", "./internal/..."}
+var goDirs = []string{"./bencher/...", "./exporter/...", "./grafana-plugin/pkg/...", "./internal/...",
+	"./dashboards/...", "./provisioning/..."}
+
+// Dashboards regenerates the committed dashboards (dashboards/*.json) and
+// Grafana alert rules (provisioning/grafana/alerting/rules.yaml) from
+// their Go code; the tests fail until they match it.
+func Dashboards() error {
+	return sh.RunWithV(env(), "go", "test", "-count=1", "-run", "^TestCommitted", "./dashboards/", "./provisioning/", "-update")
+}
 
 // Lint checks formatting (gofmt) and runs go vet.
 func Lint() error {
