@@ -1,6 +1,10 @@
 // Command gpx_bencher is the backend of the Benchstation bencher data source
 // for Grafana. Grafana starts it as a go-plugin process and talks to it over
 // gRPC; it is not meant to be run by hand.
+//
+// The bencher's live metrics (bencher_*) of the runs it starts are served
+// with the plugin's own metrics: Grafana exposes them at
+// /metrics/plugins/benchstation-bencher-datasource.
 package main
 
 import (
@@ -8,7 +12,9 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 )
 
@@ -16,7 +22,14 @@ func main() { os.Exit(run()) }
 
 // run serves the data source until Grafana stops the plugin.
 func run() int {
-	factory := plugin.NewFactory(plugin.WithLogger(backend.Logger))
+	// One Metrics for the process, shared by every instance, on the registry
+	// that the SDK's CollectMetrics gathers (prometheus.DefaultGatherer).
+	metrics := live.NewMetrics()
+	if err := prometheus.DefaultRegisterer.Register(plugin.LiveCollector(metrics)); err != nil {
+		backend.Logger.Error("Registering the live metrics", "error", err)
+		return 1
+	}
+	factory := plugin.NewFactory(plugin.WithLogger(backend.Logger), plugin.WithLiveMetrics(metrics))
 	if err := datasource.Manage(plugin.PluginID, factory, datasource.ManageOpts{}); err != nil {
 		backend.Logger.Error("Serving the plugin", "error", err)
 		return 1

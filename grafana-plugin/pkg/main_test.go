@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/benchstation/benchstation/bencher/sim"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
 )
@@ -165,7 +167,8 @@ func TestExecutable(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, status, body)
 	fmt.Fprintln(&answers, body)
 
-	streamRun(ctx, t, conn)
+	runID := streamRun(ctx, t, conn)
+	checkLiveMetrics(ctx, t, conn, runID)
 
 	// Invalid settings, with the key in them, are reported without it.
 	bad := pluginContext(t, map[string]any{"resultsDir": "relative", "defaultTarget": "http://u:" + apiKey + "@vllm/v1"})
@@ -182,8 +185,8 @@ func TestExecutable(t *testing.T) {
 
 // streamRun starts a small run on the built-in simulator through the
 // resource endpoint, as an Editor, and follows it over the stream API
-// until the final frame.
-func streamRun(ctx context.Context, t *testing.T, conn *grpc.ClientConn) {
+// until the final frame; it returns the run's id.
+func streamRun(ctx context.Context, t *testing.T, conn *grpc.ClientConn) string {
 	t.Helper()
 	pc := pluginContext(t, map[string]any{"resultsDir": t.TempDir()})
 	pc.DataSourceInstanceSettings.Id, pc.DataSourceInstanceSettings.Uid = 7, "bench-sim"
@@ -216,6 +219,31 @@ func streamRun(ctx context.Context, t *testing.T, conn *grpc.ClientConn) {
 	}
 	assert.Equal(t, int64(5), last.Fields[1].At(0), "done")
 	assert.Equal(t, int64(0), last.Fields[4].At(0), "errors")
+	return started.ID
+}
+
+// checkLiveMetrics reads the plugin's metrics as Grafana does for
+// /metrics/plugins/<plugin id> (the Diagnostics service's CollectMetrics)
+// and checks the live metrics of streamRun's run: 5 requests, all ok.
+func checkLiveMetrics(ctx context.Context, t *testing.T, conn *grpc.ClientConn, runID string) {
+	t.Helper()
+	resp, err := pluginv2.NewDiagnosticsClient(conn).CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{})
+	require.NoError(t, err)
+	text := string(resp.GetMetrics().GetPrometheus())
+	var bencher strings.Builder // the bencher's series, for short failure messages
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, "bencher_") {
+			bencher.WriteString(line)
+		}
+	}
+	got, run := bencher.String(), `run_id="`+runID+`"`
+	assert.Contains(t, got, `bencher_requests_total{outcome="ok",profile="",`+run+`} 5`+"\n")
+	assert.Contains(t, got, `bencher_requests_total{outcome="http_status",profile="",`+run+`} 0`+"\n")
+	assert.Regexp(t, `bencher_run_info\{api="completions",mode="closed_loop",model="`+regexp.QuoteMeta(sim.DefaultModel)+
+		`",profile="",`+run+`,simulated="true",target="http://127\.0\.0\.1:\d+/v1"\} 1\n`, got)
+	assert.Contains(t, got, `bencher_e2e_request_latency_seconds_bucket{profile="",`+run+`,le="+Inf"} 5`+"\n")
+	assert.Contains(t, got, `bencher_requests_in_flight{profile="",`+run+`} 0`+"\n")
+	assert.Equal(t, 1, strings.Count(text, "# TYPE go_goroutines "), "the Go collector once")
 }
 
 // callResource sends one resource request over gRPC and returns the

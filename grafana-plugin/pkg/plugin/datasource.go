@@ -51,6 +51,13 @@
 // made by ProgressFrame. Runs write their documents into the results
 // directory when they end; a marker in resultsDir/.running lets the next
 // start of the plugin mark the runs a restart interrupted.
+//
+// # Live metrics
+//
+// With WithLiveMetrics, runs started here also count their requests in the
+// bencher's live metrics (bencher_*, package live), labelled with the run's
+// id and profile; LiveCollector exposes them on the registry the SDK serves
+// to Grafana's /metrics/plugins/<plugin id>.
 package plugin
 
 import (
@@ -65,6 +72,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 
+	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
 )
@@ -124,6 +132,15 @@ func WithSimulatorOptions(opts ...sim.Option) Option {
 	return func(d *Datasource) { d.simOpts = opts }
 }
 
+// WithLiveMetrics makes the runs started here count their requests in m,
+// the bencher's live metrics (package live): give every instance the same
+// Metrics, created once per process, and register LiveCollector(m) where
+// the plugin's metrics are served from, so that the series outlive the
+// instances. Without it, runs have no live metrics.
+func WithLiveMetrics(m *live.Metrics) Option {
+	return func(d *Datasource) { d.liveMetrics = m }
+}
+
 // WithStreamInterval sets how often RunStream sends progress (default
 // DefaultStreamInterval).
 func WithStreamInterval(t time.Duration) Option {
@@ -144,6 +161,7 @@ type Datasource struct {
 
 	simOpts        []sim.Option
 	streamInterval time.Duration
+	liveMetrics    *live.Metrics
 
 	logger       log.Logger
 	client       *http.Client
@@ -184,7 +202,7 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 		d.docs = newDocCache(DefaultDocCacheSize, results.Read)
 		d.logger.Debug("Data source settings", "uid", s.UID, "settings", d.settings)
 	}
-	d.runs = newRunManager(d.settings, d.logger, d.simOpts)
+	d.runs = newRunManager(d.settings, d.logger, d.simOpts, d.liveMetrics)
 	if d.configErr == nil {
 		d.runs.recover()
 	}

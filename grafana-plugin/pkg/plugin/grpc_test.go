@@ -46,11 +46,13 @@ func echoKeyServer(t *testing.T) *httptest.Server {
 // TestOverGRPC serves the plugin with the SDK's gRPC harness, as Grafana
 // talks to it, and checks every answer for the API key: queries of every
 // kind (good, bad, over invalid settings), health checks with a server
-// that echoes the key, and the plugin's log.
+// that echoes the key, and the plugin's log. Then it checks the live
+// metrics of runs (checkLiveMetricsOverGRPC): the harness can only be
+// started once per test process.
 func TestOverGRPC(t *testing.T) {
 	logger := plugintest.NewLogger()
-	tp, err := datasourcetest.Manage(plugin.NewFactory(plugin.WithLogger(logger), plugin.WithProbeTimeout(2*time.Second)),
-		datasourcetest.ManageOpts{Address: freeAddr(t)})
+	opts := append([]plugin.Option{plugin.WithLogger(logger), plugin.WithProbeTimeout(2 * time.Second)}, liveFactoryOptions()...)
+	tp, err := datasourcetest.Manage(plugin.NewFactory(opts...), datasourcetest.ManageOpts{Address: freeAddr(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, tp.Shutdown()) })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -99,6 +101,8 @@ func TestOverGRPC(t *testing.T) {
 	fmt.Fprintln(&seen, logger.String())
 	assert.Contains(t, seen.String(), "refused the API key (HTTP 401)")
 	assert.NotContains(t, seen.String(), testAPIKey)
+
+	checkLiveMetricsOverGRPC(ctx, t, tp)
 }
 
 // checkGoodResponses checks the answers of TestOverGRPC's queries over

@@ -15,6 +15,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
 )
@@ -62,6 +63,7 @@ type runManager struct {
 	apiKey  Secret
 	logger  log.Logger
 	simOpts []sim.Option
+	metrics *live.Metrics // nil: the runs have no live metrics
 
 	mu      sync.Mutex
 	runs    map[string]*liveRun // running, and ended in this instance
@@ -70,10 +72,11 @@ type runManager struct {
 	nowFunc func() time.Time
 }
 
-// newRunManager returns the manager of the runs of dir.
-func newRunManager(s Settings, logger log.Logger, simOpts []sim.Option) *runManager {
+// newRunManager returns the manager of the runs of dir; with metrics not
+// nil, its runs count their requests there.
+func newRunManager(s Settings, logger log.Logger, simOpts []sim.Option, metrics *live.Metrics) *runManager {
 	return &runManager{dir: s.ResultsDir, max: s.MaxConcurrentRuns, apiKey: s.APIKey,
-		logger: logger, simOpts: simOpts, runs: map[string]*liveRun{}, nowFunc: time.Now}
+		logger: logger, simOpts: simOpts, metrics: metrics, runs: map[string]*liveRun{}, nowFunc: time.Now}
 }
 
 // running returns the number of runs in progress; the caller holds mu.
@@ -199,7 +202,7 @@ func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result,
 		defer func() { stop(); _ = wait() }()
 		target = base + "/v1"
 	}
-	opts := append(slices.Clone(p.options), bencher.WithTarget(target), bencher.WithObserver(r))
+	opts := append(slices.Clone(p.options), bencher.WithTarget(target))
 	if m.apiKey.IsSet() && p.target != "" {
 		opts = append(opts, bencher.WithAPIKey(m.apiKey.Reveal()))
 	}
@@ -213,11 +216,22 @@ func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result,
 		}
 		model = detected
 	}
-	runner, err := bencher.NewRunner(append(opts, bencher.WithModel(model))...)
+	var obs bencher.Observer = r
+	var lr *live.Run
+	if m.metrics != nil {
+		lr = live.NewRun(live.RunInfo{ID: r.id, Profile: p.profile, Model: model, Target: results.RedactURL(target),
+			API: string(p.api), Mode: p.mode, Simulated: p.target == ""}, m.metrics)
+		defer lr.Finish()
+		obs = observers{r, lr}
+	}
+	runner, err := bencher.NewRunner(append(opts, bencher.WithModel(model), bencher.WithObserver(obs))...)
 	if err != nil {
 		return nil, meta, fmt.Errorf("configuring the run: %w", err)
 	}
 	r.setRunner(runner)
+	if lr != nil {
+		lr.Start(runner)
+	}
 	res, err := runner.Run(ctx, p.source)
 	if err != nil {
 		return res, meta, fmt.Errorf("running the benchmark: %w", err)

@@ -99,6 +99,8 @@ func badSpec(format string, args ...any) error {
 // runPlan is a validated spec, ready to run.
 type runPlan struct {
 	target, model, profile, name string
+	api                          bencher.API
+	mode                         string // bencher.ModeClosedLoop or ModeOpenLoop
 	labels                       map[string]string
 	requests                     int
 	options                      []bencher.Option
@@ -148,6 +150,10 @@ func (s RunSpec) plan(set Settings) (*runPlan, error) {
 		return nil, err
 	}
 	p.requests = s.Requests
+	p.mode = bencher.ModeClosedLoop
+	if s.Rate > 0 {
+		p.mode = bencher.ModeOpenLoop
+	}
 	if err := s.workload(p); err != nil {
 		return nil, err
 	}
@@ -258,6 +264,7 @@ func (s RunSpec) workload(p *runPlan) error {
 	if o.API == "" {
 		o.API = bencher.APICompletions
 	}
+	p.api = o.API
 	p.options = append(p.options, bencher.WithAPI(o.API))
 	var err error
 	if s.InputTokens != "" {
