@@ -82,6 +82,10 @@ var errNoRunID = errors.New("runId: required (the id of a run, as the runs table
 
 // findRun returns the listing entry of the run id.
 func (l *listing) find(id string) (results.Entry, error) {
+	id, err := l.resolve(id)
+	if err != nil {
+		return results.Entry{}, err
+	}
 	for _, e := range l.entries {
 		if e.Header.ID == id {
 			return e, nil

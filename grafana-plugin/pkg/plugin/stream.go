@@ -135,6 +135,11 @@ func (d *Datasource) liveResponse(q backend.DataQuery, uid string) backend.DataR
 	if err := CheckRunID(lq.RunID); err != nil {
 		return badQuery(fmt.Errorf("runId: %w", err))
 	}
+	id, err := d.resolveLive(lq.RunID)
+	if err != nil {
+		return backend.ErrDataResponseWithSource(backend.StatusNotFound, backend.ErrorSourceDownstream, "runId: "+err.Error())
+	}
+	lq.RunID = id
 	if uid == "" {
 		return badQuery(fmt.Errorf("the request names no data source uid"))
 	}
