@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,55 @@ type Metrics struct {
 	attempts, input, output *prometheus.CounterVec
 	ttft, itl, e2e          *prometheus.HistogramVec
 	runs                    *runsCollector
+
+	mu       sync.Mutex
+	keep     int    // finished runs whose series stay; 0: all
+	finished []*Run // oldest first, while keep > 0
+}
+
+// KeepFinished bounds the finished runs whose series stay in the
+// registry: once more than n runs have finished, the oldest finished
+// run's series are removed. 0, the default, keeps every run, which suits
+// a process that runs a few benchmarks and exits; a long-lived process
+// (the Grafana plugin) sets a bound so that its series do not grow
+// without end.
+func (m *Metrics) KeepFinished(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keep = max(n, 0)
+	m.trimLocked()
+}
+
+// finish records that r finished and forgets the runs past the bound.
+func (m *Metrics) finish(r *Run) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keep == 0 {
+		return
+	}
+	m.finished = append(m.finished, r)
+	m.trimLocked()
+}
+
+func (m *Metrics) trimLocked() {
+	for m.keep > 0 && len(m.finished) > m.keep {
+		m.forget(m.finished[0])
+		m.finished = m.finished[1:]
+	}
+}
+
+// forget removes every series of r.
+func (m *Metrics) forget(r *Run) {
+	id, profile := r.info.ID, r.info.Profile
+	for _, v := range []interface {
+		DeleteLabelValues(...string) bool
+	}{m.attempts, m.input, m.output, m.ttft, m.itl, m.e2e} {
+		v.DeleteLabelValues(id, profile)
+	}
+	for _, o := range Outcomes() {
+		m.requests.DeleteLabelValues(id, profile, o)
+	}
+	m.runs.remove(r)
 }
 
 // NewMetrics returns the metrics, registered on a new registry together
@@ -178,6 +228,12 @@ func (c *runsCollector) add(r *Run) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.runs = append(c.runs, r)
+}
+
+func (c *runsCollector) remove(r *Run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.runs = slices.DeleteFunc(c.runs, func(x *Run) bool { return x == r })
 }
 
 // Describe sends the descriptors.

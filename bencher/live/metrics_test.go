@@ -206,3 +206,57 @@ func TestSnapshotWithoutMetrics(t *testing.T) {
 	require.True(t, s.HasTTFT)
 	assert.InEpsilon(t, float64(40*time.Millisecond), float64(s.TTFTP50), 0.13)
 }
+
+// runIDs lists the run ids that have series in the registry, per family.
+func runIDs(t *testing.T, m *Metrics) map[string][]string {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	require.NoError(t, err)
+	out := map[string][]string{}
+	for _, mf := range mfs {
+		seen := map[string]bool{}
+		for _, mm := range mf.GetMetric() {
+			if id := labels(mm)[LabelRunID]; id != "" && !seen[id] {
+				seen[id] = true
+				out[mf.GetName()] = append(out[mf.GetName()], id)
+			}
+		}
+	}
+	return out
+}
+
+func TestKeepFinishedForgetsTheOldestFinishedRuns(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	m.KeepFinished(2)
+	var runs []*Run
+	for _, id := range []string{"r1", "r2", "r3", "r4"} {
+		r := NewRun(RunInfo{ID: id, Profile: "chat"}, m)
+		r.Start(&fakeProgress{})
+		r.Observe(bencher.Record{Attempts: 1, FirstToken: time.Millisecond, End: 2 * time.Millisecond})
+		runs = append(runs, r)
+	}
+	runs[1].Finish()
+	runs[0].Finish()
+	runs[0].Finish() // twice: counted once
+	runs[2].Finish()
+	got := runIDs(t, m)
+	for _, name := range []string{"bencher_requests_total", "bencher_request_attempts_total", "bencher_output_tokens_total",
+		"bencher_time_to_first_token_seconds", "bencher_e2e_request_latency_seconds", "bencher_run_info",
+		"bencher_run_start_time_seconds", "bencher_requests_in_flight"} {
+		assert.ElementsMatch(t, []string{"r1", "r3", "r4"}, got[name],
+			"%s: r2 finished first and is forgotten; r4 runs on", name)
+	}
+	m.KeepFinished(1)
+	assert.ElementsMatch(t, []string{"r3", "r4"}, runIDs(t, m)["bencher_requests_total"])
+}
+
+func TestKeepFinishedZeroKeepsEveryRun(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	for _, id := range []string{"r1", "r2", "r3"} {
+		r := NewRun(RunInfo{ID: id}, m)
+		r.Finish()
+	}
+	assert.ElementsMatch(t, []string{"r1", "r2", "r3"}, runIDs(t, m)["bencher_requests_total"])
+}

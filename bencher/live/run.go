@@ -30,6 +30,7 @@ type RunInfo struct {
 type Run struct {
 	info    RunInfo
 	metrics *runMetrics // nil without Metrics
+	owner   *Metrics    // nil without Metrics
 
 	started  atomic.Int64 // wall-clock start, Unix nanoseconds; 0 before Start
 	src      atomic.Pointer[ProgressSource]
@@ -46,7 +47,7 @@ var _ bencher.Observer = (*Run)(nil)
 // are added to m's registry; they stay there (with their final values)
 // when the run is over.
 func NewRun(info RunInfo, m *Metrics) *Run {
-	r := &Run{info: info}
+	r := &Run{info: info, owner: m}
 	if m != nil {
 		r.metrics = m.add(r)
 	}
@@ -63,7 +64,14 @@ func (r *Run) Start(src ProgressSource) {
 }
 
 // Finish marks the run as over: its in-flight gauge reads 0 from now on.
-func (r *Run) Finish() { r.finished.Store(true) }
+// With Metrics bounded by [Metrics.KeepFinished], the series of older
+// finished runs may be removed now.
+func (r *Run) Finish() {
+	if r.finished.Swap(true) || r.owner == nil {
+		return
+	}
+	r.owner.finish(r)
+}
 
 // Observe counts a finished record. It is called by the runner for every
 // record, from many goroutines: it only adds to atomic counters and

@@ -24,7 +24,10 @@ func main() { os.Exit(run()) }
 func run() int {
 	// One Metrics for the process, shared by every instance, on the registry
 	// that the SDK's CollectMetrics gathers (prometheus.DefaultGatherer).
+	// Grafana runs the plugin for weeks: the series of finished runs are
+	// bounded to the newest plugin.LiveRunsKept.
 	metrics := live.NewMetrics()
+	metrics.KeepFinished(plugin.LiveRunsKept)
 	if err := prometheus.DefaultRegisterer.Register(plugin.LiveCollector(metrics)); err != nil {
 		backend.Logger.Error("Registering the live metrics", "error", err)
 		return 1

@@ -74,3 +74,8 @@ func (o observers) Observe(rec bencher.Record) {
 		ob.Observe(rec)
 	}
 }
+
+// LiveRunsKept is the number of finished runs whose live series the
+// plugin keeps (see live.Metrics.KeepFinished): enough for Prometheus to
+// scrape each run's final values, bounded for a long-lived process.
+const LiveRunsKept = 20
