@@ -42,7 +42,7 @@ func GPUvLLM() *dashboard.DashboardBuilder {
 			Description("Container logs shipped to Loki by Alloy.").Span(full).Height(10).
 			ShowTime(true).WrapLogMessage(true).SortOrder(common.LogsSortOrderDescending).
 			WithTarget(loki.NewDataqueryBuilder().RefId("A").Datasource(ref("loki", LokiUID)).
-				Expr(`{service=~"vllm|vllm-sim|exporter|exporter-sim"}`)))
+				Expr(`{compose_service=~"vllm|vllm-sim|exporter|exporter-sim"}`)))
 	return d
 }
 
