@@ -104,6 +104,21 @@ func TestLiveMetricsDuringRun(t *testing.T) {
 	assert.Equal(t, exitInterrupted, p.wait(t, 20*time.Second))
 }
 
+// TestInterruptEndsLinger: after a completed run, --metrics-linger keeps
+// the metrics up, and SIGINT ends the wait at once (docker stop sends
+// SIGTERM and waits only 10 s).
+func TestInterruptEndsLinger(t *testing.T) {
+	t.Parallel()
+	p := start(t, fast(t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "5m")...)
+	url := p.waitStderr(t, metricsAddr, 20*time.Second)
+	p.waitStderr(t, regexp.MustCompile(`serving the live metrics 5m0s more`), 30*time.Second)
+	assert.Contains(t, string(get(t, url)), "bencher_requests_total", "still served while lingering")
+	sent := time.Now()
+	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, exitOK, p.wait(t, 10*time.Second), "the run itself completed")
+	assert.Less(t, time.Since(sent), 5*time.Second, "the signal ended the linger")
+}
+
 // checkBoundedLabels checks every bencher_ series for labels outside the
 // bounded set.
 func checkBoundedLabels(t *testing.T, body []byte) {

@@ -41,7 +41,7 @@ func startSession(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logg
 		s.warnEmbeddedPrometheus()
 	}
 	if p.o.metricsListen != "" {
-		if err := s.serveMetrics(p.o.metricsListen, p.o.metricsLinger); err != nil {
+		if err := s.serveMetrics(ctx, p.o.metricsListen, p.o.metricsLinger); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -49,25 +49,31 @@ func startSession(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logg
 	return s, nil
 }
 
-// serveMetrics serves the live metrics on addr until close.
-func (s *session) serveMetrics(addr string, linger time.Duration) error {
+// serveMetrics serves the live metrics on addr until close, and linger
+// longer unless ctx (the process's signals) ends first.
+func (s *session) serveMetrics(ctx context.Context, addr string, linger time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--metrics-listen: %w", err)
 	}
 	s.metrics = live.NewMetrics()
-	ctx, cancel := context.WithCancel(context.Background())
+	serveCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := s.metrics.Serve(ctx, ln); err != nil {
+		if err := s.metrics.Serve(serveCtx, ln); err != nil {
 			s.log.Error("live metrics stopped", "err", err)
 		}
 	})
 	fmt.Fprintf(s.stderr, "bencher: live metrics at http://%s%s\n", ln.Addr(), live.MetricsPath)
 	s.stop = append(s.stop, func() {
-		if linger > 0 {
-			fmt.Fprintf(s.stderr, "bencher: serving the live metrics %s more\n", linger)
-			time.Sleep(linger)
+		if linger > 0 && ctx.Err() == nil {
+			fmt.Fprintf(s.stderr, "bencher: serving the live metrics %s more (Ctrl-C ends it)\n", linger)
+			t := time.NewTimer(linger)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
 		}
 		cancel()
 		wg.Wait()
