@@ -82,6 +82,7 @@ func runPanels(d *dashboard.DashboardBuilder) {
 			Span(full).Height(tall).Datasource(Bencher()).
 			WithTarget(bench("A", plugin.QueryTypeRuns, plugin.RunsQuery{Filter: plugin.Filter{Name: "$name", Status: "completed"}})).
 			Mapping(xychart.SeriesMappingManual).Show(xychart.XYShowModePoints).
+			Legend(xyLegend()).Tooltip(xyTooltip()).
 			Series([]cog.Builder[xychart.XYSeriesConfig]{
 				xySeries("TTFT p95", "request_throughput", "ttft_p95"),
 				xySeries("E2E p95", "request_throughput", "e2el_p95"),
@@ -111,7 +112,7 @@ func gpuWindowPanels(d *dashboard.DashboardBuilder) {
 // distribution is a histogram of a latency metric of the run and baseline.
 func distribution(title, desc, metric string) *histogram.PanelBuilder {
 	return histogram.NewPanelBuilder().Title(title).Description(desc).Span(third).Height(tall).
-		Datasource(Bencher()).Unit("ms").FillOpacity(40).
+		Datasource(Bencher()).Unit("ms").FillOpacity(40).Legend(xyLegend()).Tooltip(xyTooltip()).
 		WithTarget(bench("A", plugin.QueryTypeDistribution, plugin.DistributionQuery{
 			RunIDs: []string{"$baseline", "$run"}, Metric: metric, Kind: "histogram"}))
 }
@@ -122,8 +123,20 @@ func cdf(title, desc, metric string) *xychart.PanelBuilder {
 	return xychart.NewPanelBuilder().Title(title).Description(desc).Span(third).Height(tall).
 		Datasource(Bencher()).Unit(unitRatio).Min(0).Max(1).Show(xychart.XYShowModeLines).
 		Mapping(xychart.SeriesMappingAuto).AxisLabel("share of requests").
+		Legend(xyLegend()).Tooltip(xyTooltip()).
 		WithTarget(bench("A", plugin.QueryTypeDistribution, plugin.DistributionQuery{
 			RunIDs: []string{"$baseline", "$run"}, Metric: metric, Kind: "cdf"}))
+}
+
+// xyLegend and xyTooltip are the xy charts' legend (shown: one series per
+// run or metric) and tooltip.
+func xyLegend() *common.VizLegendOptionsBuilder {
+	return common.NewVizLegendOptionsBuilder().ShowLegend(true).
+		DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)
+}
+
+func xyTooltip() *common.VizTooltipOptionsBuilder {
+	return common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)
 }
 
 // xySeries maps two fields of the runs table to a manual xy series.
@@ -140,6 +153,7 @@ func xySeries(name, x, y string) *xychart.XYSeriesConfigBuilder {
 // textVar is a free-text dashboard variable.
 func textVar(name, label, value, desc string) *dashboard.TextBoxVariableBuilder {
 	return dashboard.NewTextBoxVariableBuilder(name).Label(label).Description(desc).
+		DefaultValue(dashboard.StringOrMap{String: ptr(value)}).
 		Current(dashboard.VariableOption{
 			Text:  dashboard.StringOrArrayOfString{String: ptr(value)},
 			Value: dashboard.StringOrArrayOfString{String: ptr(value)},

@@ -83,6 +83,9 @@ func gpuPanels(d *dashboard.DashboardBuilder) {
 		WithPanel(statetimeline.NewPanelBuilder().Title("Throttle reasons").
 			Description("Active clock-event (throttle) reasons, per GPU; idle is left out.").Span(half).Height(tall).
 			ShowValue(common.VisibilityModeNever).MergeValues(true).
+			Legend(common.NewVizLegendOptionsBuilder().ShowLegend(false).
+				DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
+			Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)).
 			WithTarget(prom("A", `max by (gpu, reason) (nvidia_gpu_clock_event_active{`+gpuSel+`, reason!="gpu_idle"}) > 0`,
 				"GPU {{gpu}} {{reason}}"))).
 		WithPanel(series("XID errors", "XID errors reported by the driver, by code (79: fell off the bus, 48: double-bit ECC …).", unitCount, half,

@@ -52,7 +52,7 @@ func TestBencherQueriesAreAnswered(t *testing.T) {
 	raw, err := json.Marshal(map[string]any{"resultsDir": dir})
 	require.NoError(t, err)
 	ds := plugin.New(backend.DataSourceInstanceSettings{UID: BencherUID, Type: plugin.PluginID, JSONData: raw,
-		Updated: time.Unix(1, 0)})
+		Updated: time.Unix(1, 0)}, plugin.WithLogger(plugintest.NewLogger()))
 	t.Cleanup(ds.Dispose)
 	tr := backend.TimeRange{From: plugintest.Start().Add(-time.Hour), To: plugintest.Start().Add(10 * 24 * time.Hour)}
 

@@ -38,7 +38,7 @@ func TestRegressionRuleQueryIsAnsweredByThePlugin(t *testing.T) {
 	settings, err := json.Marshal(map[string]any{"resultsDir": dir})
 	require.NoError(t, err)
 	ds := plugin.New(backend.DataSourceInstanceSettings{UID: dashboards.BencherUID, Type: plugin.PluginID,
-		JSONData: settings, Updated: time.Unix(1, 0)})
+		JSONData: settings, Updated: time.Unix(1, 0)}, plugin.WithLogger(plugintest.NewLogger()))
 	t.Cleanup(ds.Dispose)
 	tr := backend.TimeRange{From: plugintest.Start().Add(-time.Hour), To: plugintest.Start().Add(7 * 24 * time.Hour)}
 	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{
