@@ -49,16 +49,27 @@ func GPUvLLM() *dashboard.DashboardBuilder {
 // gpuPanels adds the GPU rows.
 func gpuPanels(d *dashboard.DashboardBuilder) {
 	d.WithRow(dashboard.NewRowBuilder("GPUs")).
-		WithPanel(single("GPUs up", "GPUs NVML answers for, of the GPUs it found.", unitCount, quarter,
+		WithPanel(single("GPU data", "Whether the exporter reads real GPUs through NVML, or serves a SIMULATED system "+
+			"(--nvml.simulate, the compose demo profile). A SIMULATED vLLM shows as the model benchstation/sim-1b.", unitCount, 4,
+			prom("A", `count(nvidia_gpu_info{instance=~"$instance", simulated="true"}) or vector(0)`, "simulated GPUs")).
+			GraphMode(common.BigValueGraphModeNone).ColorMode(common.BigValueColorModeBackground).
+			Mappings([]dashboard.ValueMapping{
+				{ValueMap: &dashboard.ValueMap{Type: dashboard.MappingTypeValueToText,
+					Options: map[string]dashboard.ValueMappingResult{"0": {Text: ptr("Real GPUs"), Color: ptr("green")}}}},
+				{RangeMap: &dashboard.RangeMap{Type: dashboard.MappingTypeRangeToText,
+					Options: dashboard.DashboardRangeMapOptions{From: ptr(1.0),
+						Result: dashboard.ValueMappingResult{Text: ptr("SIMULATED"), Color: ptr("orange")}}}},
+			})).
+		WithPanel(single("GPUs up", "GPUs NVML answers for, of the GPUs it found.", unitCount, 5,
 			prom("A", `sum(nvidia_gpu_up{`+gpuSel+`})`, "up"),
 			prom("B", `count(nvidia_gpu_up{`+gpuSel+`})`, "found"))).
-		WithPanel(single("Hottest GPU", "Highest GPU temperature now.", unitCelsius, quarter,
+		WithPanel(single("Hottest GPU", "Highest GPU temperature now.", unitCelsius, 5,
 			prom("A", `max(nvidia_gpu_temperature_celsius{`+gpuSel+`})`, "max")).
 			Thresholds(thresholds(step{80, "orange"}, step{87, "red"}))).
-		WithPanel(single("Power draw", "Power drawn by the GPUs, against their enforced limits.", unitWatts, quarter,
+		WithPanel(single("Power draw", "Power drawn by the GPUs, against their enforced limits.", unitWatts, 5,
 			prom("A", `sum(nvidia_gpu_power_draw_watts{`+gpuSel+`})`, "draw"),
 			prom("B", `sum(nvidia_gpu_power_limit_enforced_watts{`+gpuSel+`})`, "limit"))).
-		WithPanel(single("Energy in range", "Energy the GPUs used over the dashboard's time range.", unitJoules, quarter,
+		WithPanel(single("Energy in range", "Energy the GPUs used over the dashboard's time range.", unitJoules, 5,
 			prom("A", `sum(increase(nvidia_gpu_energy_consumed_joules_total{`+gpuSel+`}[$__range]))`, "energy")).
 			GraphMode(common.BigValueGraphModeNone)).
 		WithPanel(series("Temperature", "GPU die and memory (HBM) temperature.", unitCelsius, half,
