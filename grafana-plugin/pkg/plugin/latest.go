@@ -45,8 +45,11 @@ func newest(runs []started, i int, name string) (string, error) {
 		}
 		return cmp.Compare(b.id, a.id)
 	})
-	if i >= len(runs) {
-		return "", fmt.Errorf("run %q: there are only %d run(s)", name, len(runs))
+	switch {
+	case len(runs) == 0:
+		return "", fmt.Errorf("run %q: there is no run yet (start one with the query editor's Run benchmark, or import one)", name)
+	case i >= len(runs):
+		return "", fmt.Errorf("run %q: there is only one run so far", name)
 	}
 	return runs[i].id, nil
 }

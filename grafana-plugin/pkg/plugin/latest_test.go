@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
 )
@@ -44,6 +45,16 @@ func TestLatestAndPreviousRuns(t *testing.T) {
 func TestLatestWithoutRuns(t *testing.T) {
 	t.Parallel()
 	ds := newDatasource(t, t.TempDir(), plugintest.NewLogger())
-	resp := runQueries(t, ds, dataQuery(t, "R", plugin.QueryTypeRun, map[string]any{"runId": plugin.RunPrevious}, allTime()))
-	assert.EqualError(t, resp.Responses["R"].Error, `run "previous": there are only 0 run(s)`)
+	resp := runQueries(t, ds, dataQuery(t, "R", plugin.QueryTypeRun, map[string]any{"runId": plugin.RunLatest}, allTime()))
+	assert.EqualError(t, resp.Responses["R"].Error,
+		`run "latest": there is no run yet (start one with the query editor's Run benchmark, or import one)`)
+
+	one := t.TempDir()
+	doc := plugintest.Document(plugintest.Runs()[0], plugintest.Start())
+	_, err := results.Write(one, doc)
+	require.NoError(t, err)
+	ds = newDatasource(t, one, plugintest.NewLogger())
+	resp = runQueries(t, ds, dataQuery(t, "C", plugin.QueryTypeCompare,
+		map[string]any{"runIds": []string{plugin.RunPrevious, plugin.RunLatest}}, allTime()))
+	assert.EqualError(t, resp.Responses["C"].Error, `run "previous": there is only one run so far`)
 }
