@@ -451,6 +451,10 @@ func logSeriesFigures(t *testing.T, prom *promtest.Server) {
 		}
 		slices.Sort(parts)
 	}
+	scraped := one(`count({job=~"benchstation-exporter|vllm", __name__!~"instance_model:.+"})`)
+	recorded := one(`count({__name__=~"instance_model:.+"})`)
 	t.Logf("figure: head series %s current series (prometheus_tsdb_head_series %s) for one simulated 8-GPU host (dgxh100, batch jobs included), the vLLM simulator, one bencher run and Prometheus itself; by job: %s",
 		total, head, strings.Join(parts, ", "))
+	t.Logf("figure: the simulated 8-GPU host and the simulator alone: %s scraped series, plus %s from the recording rules",
+		scraped, recorded)
 }
