@@ -1,13 +1,10 @@
 package stacktest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/benchstation/benchstation/internal/promtest"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // Paths of the Prometheus files, relative to the repository root, and where
@@ -387,15 +385,5 @@ func ruleHealth(t *testing.T, prom *promtest.Server) map[string]string {
 // getJSON decodes the JSON answer of a GET into v.
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
-	require.NoError(t, json.Unmarshal(b, v), "GET %s", url)
+	require.NoError(t, json.Unmarshal(testkit.Get(t, url), v), "GET %s", url)
 }

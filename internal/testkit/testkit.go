@@ -3,13 +3,18 @@ package testkit
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Buffer is a bytes.Buffer safe for concurrent writers and readers: the
@@ -64,4 +69,22 @@ type recorder struct {
 func (c *recorder) Errorf(format string, args ...any) {
 	c.failed = true
 	c.msg = strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+}
+
+// Get returns the body of a GET of url, failing the test on an error, a
+// status other than 200 (the body is in the message) or no answer within
+// 10 seconds.
+func Get(t testing.TB, url string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
+	return b
 }

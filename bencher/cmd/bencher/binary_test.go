@@ -2,10 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +17,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/internal/promtest"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // TestRunEmbeddedSimulator runs the real binary without --target: it
@@ -160,20 +158,7 @@ func promtoolLint(t *testing.T, body []byte) {
 }
 
 // get returns the body of a GET.
-func get(t *testing.T, url string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
-	return b
-}
+func get(t *testing.T, url string) []byte { return testkit.Get(t, url) }
 
 // TestSimCommandServesRuns starts bencher sim as its own process and runs
 // the bencher against it: the result says SIMULATED (the simulator's

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,16 +81,7 @@ func startExporterProcess(t *testing.T, args ...string) (string, func() string, 
 
 type syncBuffer = testkit.Buffer
 
-func get(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", url, b)
-	return string(b)
-}
+func get(t *testing.T, url string) string { return string(testkit.Get(t, url)) }
 
 // TestPrometheusScrapesSimulation runs the real binary in simulation mode,
 // has a real Prometheus scrape it, and queries GPU metrics back.
