@@ -3,7 +3,6 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,7 +69,7 @@ func Marshal(d dashboard.Dashboard) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Write writes every dashboard into dir, each atomically.
+// Write writes every dashboard into dir (the -update of the drift test).
 func Write(dir string) error {
 	files, err := All()
 	if err != nil {
@@ -81,20 +80,7 @@ func Write(dir string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
 		}
-		tmp, err := os.CreateTemp(dir, "."+f.Name+".*")
-		if err != nil {
-			return err
-		}
-		_, werr := tmp.Write(raw)
-		cerr := tmp.Close()
-		if err := errors.Join(werr, cerr); err != nil {
-			_ = os.Remove(tmp.Name())
-			return err
-		}
-		if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp.Name(), filepath.Join(dir, f.Name)); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, f.Name), raw, 0o644); err != nil {
 			return err
 		}
 	}

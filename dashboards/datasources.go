@@ -2,7 +2,6 @@ package dashboards
 
 import (
 	"encoding/json"
-	"maps"
 	"reflect"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
@@ -88,9 +87,8 @@ func (q BencherQuery) MarshalJSON() ([]byte, error) {
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, err
 	}
-	out := maps.Clone(fields)
-	out["refId"] = q.RefID
-	out["queryType"] = q.QueryType
-	out["datasource"] = Bencher()
-	return json.Marshal(out)
+	fields["refId"] = q.RefID
+	fields["queryType"] = q.QueryType
+	fields["datasource"] = Bencher()
+	return json.Marshal(fields)
 }

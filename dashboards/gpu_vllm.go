@@ -161,10 +161,9 @@ func vllmPanels(d *dashboard.DashboardBuilder) {
 // quantilePanel shows p50, p95 and p99 of a recorded histogram rate.
 func quantilePanel(title, desc, rule string) cog.Builder[dashboard.Panel] {
 	targets := make([]cog.Builder[variants.Dataquery], 0, 3)
-	for i, q := range []string{"0.5", "0.95", "0.99"} {
-		name := map[string]string{"0.5": "p50", "0.95": "p95", "0.99": "p99"}[q]
+	for i, q := range []struct{ phi, name string }{{"0.5", "p50"}, {"0.95", "p95"}, {"0.99", "p99"}} {
 		targets = append(targets, prom(string(rune('A'+i)),
-			fmt.Sprintf(`histogram_quantile(%s, sum by (model_name, le) (%s{%s}))`, q, rule, vllmSel), "{{model_name}} "+name))
+			fmt.Sprintf(`histogram_quantile(%s, sum by (model_name, le) (%s{%s}))`, q.phi, rule, vllmSel), "{{model_name}} "+q.name))
 	}
 	return series(title, desc+" p50, p95 and p99 over one minute.", unitSeconds, half, targets...)
 }

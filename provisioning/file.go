@@ -3,7 +3,6 @@ package provisioning
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,13 +24,25 @@ var apiFields = []string{"folderUID", "ruleGroup", "orgID", "id", "updated", "pr
 func Rules() ([]alerting.Rule, error) {
 	var out []alerting.Rule
 	for _, g := range Groups() {
-		for _, b := range g.Rules {
-			r, err := b.RuleGroup(g.Name).FolderUID(FolderUID).OrgID(1).Build()
-			if err != nil {
-				return nil, fmt.Errorf("group %s: %w", g.Name, err)
-			}
-			out = append(out, r)
+		rules, err := g.build()
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, rules...)
+	}
+	return out, nil
+}
+
+// build builds the group's rules, with the group, folder and org the
+// API's form needs.
+func (g Group) build() ([]alerting.Rule, error) {
+	out := make([]alerting.Rule, 0, len(g.Rules))
+	for _, b := range g.Rules {
+		r, err := b.RuleGroup(g.Name).FolderUID(FolderUID).OrgID(1).Build()
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -52,11 +63,11 @@ func RulesYAML() ([]byte, error) {
 	file.APIVersion = 1
 	for _, g := range Groups() {
 		out := group{OrgID: 1, Name: g.Name, Folder: Folder, Interval: g.Interval}
-		for _, b := range g.Rules {
-			r, err := b.RuleGroup(g.Name).FolderUID(FolderUID).OrgID(1).Build()
-			if err != nil {
-				return nil, fmt.Errorf("group %s: %w", g.Name, err)
-			}
+		rules, err := g.build()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rules {
 			m, err := fileRule(r)
 			if err != nil {
 				return nil, err
@@ -114,24 +125,14 @@ func numbers(v any) any {
 	return v
 }
 
-// WriteRules writes the rules file under dir (the provisioning
-// directory) atomically.
+// WriteRules writes the rules file under dir, the provisioning directory
+// (the -update of the drift test).
 func WriteRules(dir string) error {
 	raw, err := RulesYAML()
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, RulesFile)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".rules.*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(raw)
-	if err := errors.Join(werr, tmp.Close(), os.Chmod(tmp.Name(), 0o644)); err != nil {
-		_ = os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return os.WriteFile(filepath.Join(dir, RulesFile), raw, 0o644)
 }
 
 // Query is one PromQL expression of an alert rule.
