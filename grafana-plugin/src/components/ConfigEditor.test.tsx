@@ -7,7 +7,8 @@ import { BenchOptions, BenchSecureJsonData } from '../types';
 
 function options(
   jsonData: BenchOptions = {},
-  secureJsonFields: Record<string, boolean> = {}
+  secureJsonFields: Record<string, boolean> = {},
+  readOnly = false
 ): DataSourceSettings<BenchOptions, BenchSecureJsonData> {
   return {
     id: 1,
@@ -27,7 +28,7 @@ function options(
     jsonData,
     secureJsonFields,
     secureJsonData: {},
-    readOnly: false,
+    readOnly,
     withCredentials: false,
   };
 }
@@ -113,5 +114,39 @@ describe('ConfigEditor', () => {
         jsonData: { resultsDir: '/r' },
       })
     );
+  });
+
+  it('is read-only for a provisioned data source, and says so', () => {
+    const onOptionsChange = setup(
+      options(
+        { defaultTarget: 'http://vllm:8000/v1', allowedHosts: ['sim'], resultsDir: '/r', maxConcurrentRuns: 2 },
+        { apiKey: true },
+        true
+      )
+    );
+    expect(screen.getByText('Provisioned data source')).toBeInTheDocument();
+    expect(screen.getByTestId('bencher-config-read-only')).toHaveTextContent(
+      'This data source was added by config and cannot be modified using the UI. Please contact your server admin to update this data source.'
+    );
+    for (const label of ['Default target', 'Prometheus URL', 'Max concurrent runs', 'API key']) {
+      expect(screen.getByLabelText(label)).toBeDisabled();
+    }
+    expect(screen.getByLabelText(/Results directory/)).toBeDisabled();
+    expect(screen.getByPlaceholderText('vllm:8000, then Enter')).toBeDisabled();
+    // every input and button of the editor is disabled; no Reset of the API key
+    for (const el of [...screen.getAllByRole('textbox'), ...screen.getAllByRole('button')]) {
+      expect(el).toBeDisabled();
+    }
+    expect(screen.queryByRole('button', { name: 'Reset' })).not.toBeInTheDocument();
+    expect(screen.getByDisplayValue('configured')).toBeInTheDocument();
+    // a change that still reaches a handler is not passed on
+    fireEvent.change(screen.getByLabelText('Default target'), { target: { value: 'http://other/v1' } });
+    expect(onOptionsChange).not.toHaveBeenCalled();
+  });
+
+  it('says nothing about provisioning for a data source made in the UI', () => {
+    setup(options({ resultsDir: '/r' }));
+    expect(screen.queryByText('Provisioned data source')).not.toBeInTheDocument();
+    expect(screen.getByLabelText('Default target')).toBeEnabled();
   });
 });

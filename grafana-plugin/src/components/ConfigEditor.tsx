@@ -1,6 +1,6 @@
 import React, { ChangeEvent } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { InlineField, Input, SecretInput, TagsInput } from '@grafana/ui';
+import { Alert, InlineField, Input, SecretInput, TagsInput } from '@grafana/ui';
 
 import { BenchOptions, BenchSecureJsonData } from '../types';
 
@@ -8,10 +8,22 @@ type Props = DataSourcePluginOptionsEditorProps<BenchOptions, BenchSecureJsonDat
 
 const LABEL_WIDTH = 22;
 
+/** Grafana's own words for a provisioned data source (DataSourceReadOnlyMessage). */
+export const READ_ONLY_MESSAGE =
+  'This data source was added by config and cannot be modified using the UI. Please contact your server admin to update this data source.';
+
 /** The settings of the data source (settings.go's JSONData) and its secure API key. */
-export function ConfigEditor({ options, onOptionsChange }: Props) {
+export function ConfigEditor({ options, onOptionsChange: change }: Props) {
   const jsonData = options.jsonData ?? {};
   const { secureJsonFields, secureJsonData } = options;
+  // A provisioned data source (readOnly) is changed in its provisioning file,
+  // not here: every input is disabled and no change is passed on.
+  const readOnly = Boolean(options.readOnly);
+  const onOptionsChange: Props['onOptionsChange'] = (o) => {
+    if (!readOnly) {
+      change(o);
+    }
+  };
 
   const setJSON = (patch: Partial<BenchOptions>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
@@ -40,11 +52,18 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       secureJsonData: { ...secureJsonData, apiKey: '' },
     });
 
+  // InlineField passes its disabled to its input (and overrides the input's own).
   return (
     <>
+      {readOnly && (
+        <Alert severity="info" title="Provisioned data source" data-testid="bencher-config-read-only">
+          {READ_ONLY_MESSAGE}
+        </Alert>
+      )}
       <InlineField
         label="Default target"
         labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
         tooltip="OpenAI-compatible base URL that runs go to when they name none; empty: the built-in simulator"
       >
         <Input
@@ -58,6 +77,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <InlineField
         label="Allowed hosts"
         labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
         tooltip="Hosts (host or host:port) that runs may target; empty: only the default target's host"
       >
         <TagsInput
@@ -71,6 +91,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <InlineField
         label="Results directory"
         labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
         required
         tooltip="Absolute path of the directory that holds the run documents"
       >
@@ -85,6 +106,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <InlineField
         label="Prometheus URL"
         labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
         tooltip="Prometheus that saw the target's metrics during runs; empty: none"
       >
         <Input
@@ -95,7 +117,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           onChange={text('prometheusUrl')}
         />
       </InlineField>
-      <InlineField label="Max concurrent runs" labelWidth={LABEL_WIDTH} tooltip="1 to 16; empty: 1">
+      <InlineField label="Max concurrent runs" labelWidth={LABEL_WIDTH} disabled={readOnly} tooltip="1 to 16; empty: 1">
         <Input
           id="config-max-runs"
           type="number"
@@ -110,17 +132,28 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <InlineField
         label="API key"
         labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
         tooltip="Sent to the target as a bearer token; stored encrypted"
       >
-        <SecretInput
-          id="config-api-key"
-          width={50}
-          isConfigured={Boolean(secureJsonFields?.apiKey)}
-          value={secureJsonData?.apiKey ?? ''}
-          placeholder="API key of the target (optional)"
-          onReset={onResetAPIKey}
-          onChange={onAPIKeyChange}
-        />
+        {readOnly ? (
+          // SecretInput's Reset button has no disabled state.
+          <Input
+            id="config-api-key"
+            width={50}
+            value={secureJsonFields?.apiKey ? 'configured' : ''}
+            placeholder="not set"
+          />
+        ) : (
+          <SecretInput
+            id="config-api-key"
+            width={50}
+            isConfigured={Boolean(secureJsonFields?.apiKey)}
+            value={secureJsonData?.apiKey ?? ''}
+            placeholder="API key of the target (optional)"
+            onReset={onResetAPIKey}
+            onChange={onAPIKeyChange}
+          />
+        )}
       </InlineField>
     </>
   );
