@@ -45,8 +45,13 @@ func runsPanels(d *dashboard.DashboardBuilder) {
 				common.NewTableSortByFieldStateBuilder().DisplayName("Start").Desc(true)}).
 			DataLinks([]cog.Builder[dashboard.DashboardLink]{
 				link("Show this run", "/d/"+BenchmarksUID+"?var-run=${__data.fields.id}&var-baseline=${baseline}&var-name=${name}&${__url_time_range}"),
+				link("Show this run in its own time range", "/d/"+BenchmarksUID+
+					"?var-run=${__data.fields.id}&var-baseline=${baseline}&var-name=${name}&from=${__data.fields.start_ms}&to=${__data.fields.end_ms}"),
 				link("Use as baseline", "/d/"+BenchmarksUID+"?var-run=${run}&var-baseline=${__data.fields.id}&var-name=${name}&${__url_time_range}"),
-			})).
+			}).
+			// start_ms and end_ms (epoch ms) are for the links only.
+			OverrideByName("start_ms", []dashboard.DynamicConfigValue{{Id: "custom.hideFrom.viz", Value: true}}).
+			OverrideByName("end_ms", []dashboard.DynamicConfigValue{{Id: "custom.hideFrom.viz", Value: true}})).
 		WithPanel(series("Latest run, live", "Progress of the run started last, streamed while it runs: "+
 			"throughput, and TTFT p50/p95 over its last seconds.", unitCount, half,
 			bench("A", plugin.QueryTypeLive, plugin.LiveQuery{RunID: plugin.RunLatest})).
@@ -77,17 +82,19 @@ func runPanels(d *dashboard.DashboardBuilder) {
 			CellHeight(common.TableCellHeightMd))
 	d.WithRow(dashboard.NewRowBuilder("Sweep")).
 		WithPanel(xychart.NewPanelBuilder().Title("Throughput against latency").
-			Description("Each run whose name contains $name: request throughput against TTFT p95 and E2E latency p95. " +
+			Description("Each run whose name contains $name: request throughput against TTFT p95 and E2E latency p95. "+
 				"A sweep over concurrency or rate traces the server's curve.").
 			Span(full).Height(tall).Datasource(Bencher()).
 			WithTarget(bench("A", plugin.QueryTypeRuns, plugin.RunsQuery{Filter: plugin.Filter{Name: "$name", Status: "completed"}})).
 			Mapping(xychart.SeriesMappingManual).Show(xychart.XYShowModePoints).
 			Legend(xyLegend()).Tooltip(xyTooltip()).
 			Series([]cog.Builder[xychart.XYSeriesConfig]{
-				xySeries("TTFT p95", "request_throughput", "ttft_p95"),
-				xySeries("E2E p95", "request_throughput", "e2el_p95"),
+				xySeries("TTFT p95", 0, "request_throughput", "ttft_p95"),
+				xySeries("E2E p95", 0, "request_throughput", "e2el_p95"),
 			}).
-			AxisLabel("ms"))
+			Unit("ms").AxisLabel("p95 latency").
+			OverrideByName("request_throughput", []dashboard.DynamicConfigValue{
+				{Id: "unit", Value: unitReqps}, {Id: "custom.axisLabel", Value: "request throughput"}}))
 }
 
 // gpuWindowPanels adds the GPUs and vLLM over the dashboard's time range,
@@ -109,23 +116,39 @@ func gpuWindowPanels(d *dashboard.DashboardBuilder) {
 			prom("A", `vllm:kv_cache_usage_perc`, "{{instance}} {{model_name}}")).Min(0).Max(1))
 }
 
-// distribution is a histogram of a latency metric of the run and baseline.
+// distribution is a histogram of a latency metric of the run and baseline:
+// one query whose answer is one frame (xMin, xMax, and a count field per
+// run, named by the run), since Grafana's histogram panel reads
+// pre-bucketed data only from a single frame.
 func distribution(title, desc, metric string) *histogram.PanelBuilder {
 	return histogram.NewPanelBuilder().Title(title).Description(desc).Span(third).Height(tall).
 		Datasource(Bencher()).Unit("ms").FillOpacity(40).Legend(xyLegend()).Tooltip(xyTooltip()).
 		WithTarget(bench("A", plugin.QueryTypeDistribution, plugin.DistributionQuery{
-			RunIDs: []string{"$baseline", "$run"}, Metric: metric, Kind: "histogram"}))
+			RunIDs: []string{"$run", "$baseline"}, Metric: metric, Kind: "histogram"}))
 }
 
-// cdf is the cumulative distribution of a latency metric of the run and
-// baseline.
+// cdf is the cumulative distribution of a latency metric of the run
+// (refId A) and the baseline (refId B): each query answers one frame with
+// the fields latency (ms) and fraction (0–1), drawn as one manual series
+// per frame. Only the fraction axis is 0–1; the latency axis is in ms.
 func cdf(title, desc, metric string) *xychart.PanelBuilder {
+	one := func(refID, run string) BencherQuery {
+		return bench(refID, plugin.QueryTypeDistribution, plugin.DistributionQuery{RunID: run, Metric: metric, Kind: "cdf"})
+	}
 	return xychart.NewPanelBuilder().Title(title).Description(desc).Span(third).Height(tall).
-		Datasource(Bencher()).Unit(unitRatio).Min(0).Max(1).Show(xychart.XYShowModeLines).
-		Mapping(xychart.SeriesMappingAuto).AxisLabel("share of requests").
+		Datasource(Bencher()).Show(xychart.XYShowModeLines).
+		Mapping(xychart.SeriesMappingManual).
+		Series([]cog.Builder[xychart.XYSeriesConfig]{
+			xySeries("run", 0, "latency", "fraction"),
+			xySeries("baseline", 1, "latency", "fraction"),
+		}).
 		Legend(xyLegend()).Tooltip(xyTooltip()).
-		WithTarget(bench("A", plugin.QueryTypeDistribution, plugin.DistributionQuery{
-			RunIDs: []string{"$baseline", "$run"}, Metric: metric, Kind: "cdf"}))
+		WithTarget(one("A", "$run")).WithTarget(one("B", "$baseline")).
+		OverrideByName("latency", []dashboard.DynamicConfigValue{
+			{Id: "unit", Value: "ms"}, {Id: "custom.axisLabel", Value: "latency"}}).
+		OverrideByName("fraction", []dashboard.DynamicConfigValue{
+			{Id: "unit", Value: unitRatio}, {Id: "min", Value: 0}, {Id: "max", Value: 1},
+			{Id: "custom.axisLabel", Value: "share of requests"}})
 }
 
 // xyLegend and xyTooltip are the xy charts' legend (shown: one series per
@@ -139,13 +162,17 @@ func xyTooltip() *common.VizTooltipOptionsBuilder {
 	return common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)
 }
 
-// xySeries maps two fields of the runs table to a manual xy series.
-func xySeries(name, x, y string) *xychart.XYSeriesConfigBuilder {
+// xySeries is a manual xy series: fields x and y of the frame-th frame of
+// the answer. Grafana 12.4 draws a manual series only when it names its
+// frame, x and y.
+func xySeries(name string, frame int, x, y string) *xychart.XYSeriesConfigBuilder {
 	byName := func(field string) *xychart.MatcherConfigBuilder {
 		return xychart.NewMatcherConfigBuilder().Id("byName").Options(field)
 	}
 	return xychart.NewXYSeriesConfigBuilder().
 		Name(xychart.NewXychartXYSeriesConfigNameBuilder().Fixed(name)).
+		Frame(xychart.NewXychartXYSeriesConfigFrameBuilder().Matcher(
+			xychart.NewMatcherConfigBuilder().Id("byIndex").Options(frame))).
 		X(xychart.NewXychartXYSeriesConfigXBuilder().Matcher(byName(x))).
 		Y(xychart.NewXychartXYSeriesConfigYBuilder().Matcher(byName(y)))
 }

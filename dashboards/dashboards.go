@@ -36,6 +36,7 @@ func All() ([]File, error) {
 			return nil, fmt.Errorf("building %s: %w", b.name, err)
 		}
 		numberPanels(&d)
+		setPluginVersion(&d)
 		out = append(out, File{Name: b.name, Dashboard: d})
 	}
 	return out, nil
@@ -52,6 +53,26 @@ func numberPanels(d *dashboard.Dashboard) {
 			p.Panel.Id = ptr(id)
 		case p.RowPanel != nil:
 			p.RowPanel.Id = id
+		}
+	}
+}
+
+// GrafanaVersion is the Grafana the dashboards are written for; every
+// panel says so in pluginVersion.
+const GrafanaVersion = "12.4.0"
+
+// setPluginVersion sets pluginVersion on every panel: without it Grafana
+// migrates the options as if saved by an old version (the xy chart's
+// manual series lose their matchers and the panel shows "Err").
+func setPluginVersion(d *dashboard.Dashboard) {
+	for _, p := range d.Panels {
+		switch {
+		case p.Panel != nil:
+			p.Panel.PluginVersion = ptr(GrafanaVersion)
+		case p.RowPanel != nil:
+			for i := range p.RowPanel.Panels {
+				p.RowPanel.Panels[i].PluginVersion = ptr(GrafanaVersion)
+			}
 		}
 	}
 }

@@ -20,6 +20,20 @@ const (
 	vllmSel = `instance=~"$server", model_name=~"$model"`
 )
 
+// What the event-only panels say when nothing happened in the range: no
+// series is the healthy case there, not missing data.
+const (
+	noThrottle = "No throttle reasons active in this range (idle excepted)"
+	noXID      = "No XID errors in this range"
+)
+
+// EventOnly lists the titles of the panels, per dashboard file, whose
+// queries give series only when something happens (an XID error, a
+// throttle): they may rightly show their noValue text.
+var EventOnly = map[string][]string{
+	"gpu-vllm.json": {"Throttle reasons", "XID errors"},
+}
+
 // GPUvLLM is the "GPU & vLLM" dashboard: every GPU of the chosen hosts,
 // and the chosen vLLM servers and models, with benchmark runs as
 // annotations.
@@ -60,15 +74,17 @@ func gpuPanels(d *dashboard.DashboardBuilder) {
 					Options: dashboard.DashboardRangeMapOptions{From: ptr(1.0),
 						Result: dashboard.ValueMappingResult{Text: ptr("SIMULATED"), Color: ptr("orange")}}}},
 			})).
-		WithPanel(single("GPUs up", "GPUs NVML answers for, of the GPUs it found.", unitCount, 5,
-			prom("A", `sum(nvidia_gpu_up{`+gpuSel+`})`, "up"),
-			prom("B", `count(nvidia_gpu_up{`+gpuSel+`})`, "found"))).
+		// One series per stat: Grafana 12.4's stat shows a single value here
+		// (the first series), so each stat is one total over every GPU.
+		WithPanel(single("GPUs up", "GPUs NVML answers for, summed over every chosen GPU of every host "+
+			"(the GPUs it found are nvidia_gpu_up's series; those down have 0).", unitCount, 5,
+			prom("A", `sum(nvidia_gpu_up{`+gpuSel+`})`, "GPUs up"))).
 		WithPanel(single("Hottest GPU", "Highest GPU temperature now.", unitCelsius, 5,
 			prom("A", `max(nvidia_gpu_temperature_celsius{`+gpuSel+`})`, "max")).
 			Thresholds(thresholds(step{80, "orange"}, step{87, "red"}))).
-		WithPanel(single("Power draw", "Power drawn by the GPUs, against their enforced limits.", unitWatts, 5,
-			prom("A", `sum(nvidia_gpu_power_draw_watts{`+gpuSel+`})`, "draw"),
-			prom("B", `sum(nvidia_gpu_power_limit_enforced_watts{`+gpuSel+`})`, "limit"))).
+		WithPanel(single("Power draw", "Power drawn by all the chosen GPUs together; the Power panel shows each GPU "+
+			"against its enforced limit.", unitWatts, 5,
+			prom("A", `sum(nvidia_gpu_power_draw_watts{`+gpuSel+`})`, "total draw"))).
 		WithPanel(single("Energy in range", "Energy the GPUs used over the dashboard's time range.", unitJoules, 5,
 			prom("A", `sum(increase(nvidia_gpu_energy_consumed_joules_total{`+gpuSel+`}[$__range]))`, "energy")).
 			GraphMode(common.BigValueGraphModeNone)).
@@ -98,10 +114,11 @@ func gpuPanels(d *dashboard.DashboardBuilder) {
 				DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
 			Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)).
 			WithTarget(prom("A", `max by (gpu, reason) (nvidia_gpu_clock_event_active{`+gpuSel+`, reason!="gpu_idle"}) > 0`,
-				"GPU {{gpu}} {{reason}}"))).
+				"GPU {{gpu}} {{reason}}")).
+			NoValue(noThrottle)).
 		WithPanel(series("XID errors", "XID errors reported by the driver, by code (79: fell off the bus, 48: double-bit ECC …).", unitCount, half,
 			prom("A", `sum by (gpu, xid) (increase(nvidia_gpu_xid_errors_total{`+gpuSel+`}[$__rate_interval])) > 0`, "GPU {{gpu}} XID {{xid}}")).
-			DrawStyle(common.GraphDrawStyleBars)).
+			DrawStyle(common.GraphDrawStyleBars).NoValue(noXID)).
 		WithPanel(series("ECC errors", "Corrected and uncorrected ECC errors in the interval.", unitCount, half,
 			prom("A", `sum by (gpu, type) (increase(nvidia_gpu_ecc_errors_total{`+gpuSel+`}[$__rate_interval]))`, "GPU {{gpu}} {{type}}")).
 			DrawStyle(common.GraphDrawStyleBars)).
