@@ -30,7 +30,7 @@ func (d *Datasource) queryAnnotations(ctx context.Context, req *backend.QueryDat
 		if err != nil {
 			return badQuery(err)
 		}
-		return backend.DataResponse{Frames: data.Frames{AnnotationsFrame(runs)}}
+		return withNotices(data.Frames{AnnotationsFrame(runs)}, l.notices()...)
 	})
 }
 

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -55,15 +56,20 @@ func (d *Datasource) queryCompare(ctx context.Context, req *backend.QueryDataReq
 		if err != nil {
 			return badQuery(err)
 		}
-		runs := make([]*results.Header, len(cq.RunIDs))
-		for i, id := range cq.RunIDs {
+		runs := make([]*results.Header, 0, len(cq.RunIDs))
+		var notices []data.Notice
+		for _, id := range cq.RunIDs {
 			e, err := l.find(id)
-			if err != nil {
+			switch {
+			case errors.Is(err, errUnresolved):
+				notices = addNotice(notices, noticeOf(err))
+				continue
+			case err != nil:
 				return docError(err)
 			}
-			runs[i] = e.Header
+			runs = append(runs, e.Header)
 		}
-		return backend.DataResponse{Frames: data.Frames{CompareFrame(runs, ts)}}
+		return withNotices(data.Frames{CompareFrame(runs, ts)}, notices...)
 	})
 }
 
@@ -71,18 +77,35 @@ func (d *Datasource) queryCompare(ctx context.Context, req *backend.QueryDataReq
 // one row per metric of report.CompareHeaders:
 //
 //	metric, unit                  string
-//	<id>                          *float64, the value of each run
+//	<id>                          *float64, the value of each run, null
+//	                              where the run has none (summaryValue)
 //	<id> change, <id> change %    *float64, absolute and relative change of
-//	                              each later run vs the first
+//	                              each later run vs the first, null where
+//	                              either value is
 //	<id> verdict                  string: pass, fail, missing or ""
 //
 // Warnings and regressions of the comparisons are notices of the frame.
+// One run (the other of "previous" and "latest" does not exist yet) gives
+// the metrics and that run's values; no run gives metric and unit with no
+// rows.
 func CompareFrame(runs []*results.Header, ts []report.Threshold) *data.Frame {
+	if len(runs) == 0 {
+		frame := data.NewFrame("compare",
+			named(data.NewField("metric", nil, []string{}), "Metric", ""),
+			named(data.NewField("unit", nil, []string{}), "Unit", ""))
+		frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
+		return frame
+	}
 	comps := make([]*report.Comparison, 0, len(runs)-1)
-	var names []string
 	for _, cur := range runs[1:] {
-		c := report.CompareHeaders(runs[0], cur, ts)
-		comps = append(comps, c)
+		comps = append(comps, report.CompareHeaders(runs[0], cur, ts))
+	}
+	rows := comps
+	if len(comps) == 0 { // one run: its own rows
+		rows = []*report.Comparison{report.CompareHeaders(runs[0], runs[0], ts)}
+	}
+	var names []string
+	for _, c := range rows {
 		for _, r := range c.Rows {
 			if !slices.Contains(names, r.Name) {
 				names = append(names, r.Name)
@@ -97,12 +120,11 @@ func CompareFrame(runs []*results.Header, ts []report.Threshold) *data.Frame {
 		named(data.NewField("metric", nil, names), "Metric", ""),
 		named(data.NewField("unit", nil, units), "Unit", ""),
 	}
-	fields = append(fields, compareValues(runs[0].ID, names, comps[0], func(r report.Row) *float64 { return r.Base }))
-	for _, c := range comps {
-		fields = append(fields, compareValues(c.New.ID, names, c, func(r report.Row) *float64 { return r.New }))
+	for _, h := range runs {
+		fields = append(fields, compareValues(h, names))
 	}
-	for _, c := range comps {
-		fields = append(fields, compareColumns(names, c)...)
+	for i, c := range comps {
+		fields = append(fields, compareColumns(names, runs[0], runs[1+i], c)...)
 	}
 	frame := data.NewFrame("compare", fields...)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Notices: compareNotices(comps)}
@@ -119,26 +141,35 @@ func rowOf(c *report.Comparison, name string) (report.Row, bool) {
 	return report.Row{}, false
 }
 
-// compareValues returns the column of one run's values.
-func compareValues(id string, names []string, c *report.Comparison, pick func(report.Row) *float64) *data.Field {
+// compareValues returns the column of one run's values, null where it has
+// none.
+func compareValues(h *results.Header, names []string) *data.Field {
 	vals := make([]*float64, len(names))
 	for i, n := range names {
-		if r, ok := rowOf(c, n); ok {
-			vals[i] = pick(r)
-		}
+		vals[i] = optionalValue(&h.Summary, n)
 	}
-	return data.NewField(id, nil, vals)
+	return data.NewField(h.ID, nil, vals)
 }
 
-// compareColumns returns the change and verdict columns of one comparison.
-func compareColumns(names []string, c *report.Comparison) []*data.Field {
+// compareColumns returns the change and verdict columns of the comparison
+// c of cur with base. A value either run lacks has no change, and its
+// verdict is "missing" where a threshold names it.
+func compareColumns(names []string, base, cur *results.Header, c *report.Comparison) []*data.Field {
 	delta, rel, verdict := make([]*float64, len(names)), make([]*float64, len(names)), make([]string, len(names))
 	for i, n := range names {
-		if r, ok := rowOf(c, n); ok {
-			delta[i], rel[i], verdict[i] = r.Delta, r.Relative, string(r.Verdict)
+		r, ok := rowOf(c, n)
+		if !ok {
+			continue
+		}
+		delta[i], rel[i], verdict[i] = r.Delta, r.Relative, string(r.Verdict)
+		if optionalValue(&base.Summary, n) == nil || optionalValue(&cur.Summary, n) == nil {
+			delta[i], rel[i] = nil, nil
+			if r.Threshold != nil {
+				verdict[i] = string(report.VerdictMissing)
+			}
 		}
 	}
-	id := c.New.ID
+	id := cur.ID
 	return []*data.Field{
 		named(data.NewField(id+" change", nil, delta), id+" change", ""),
 		named(data.NewField(id+" change %", nil, rel), id+" change %", UnitRatio),

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -46,19 +47,31 @@ func (d *Datasource) queryOutputs(ctx context.Context, req *backend.QueryDataReq
 		if oq.Limit < 0 || oq.Limit > MaxOutputsLimit {
 			return badQuery(fmt.Errorf("limit: must be between 1 and %d, got %d", MaxOutputsLimit, oq.Limit))
 		}
-		docs := make([]*results.Document, len(oq.RunIDs))
-		for i, id := range oq.RunIDs {
+		docs := make([]*results.Document, 0, len(oq.RunIDs))
+		var notices []data.Notice
+		for _, id := range oq.RunIDs {
 			doc, err := d.document(l, id)
-			if err != nil {
+			switch {
+			case errors.Is(err, errUnresolved):
+				notices = addNotice(notices, noticeOf(err))
+				continue
+			case err != nil:
 				return docError(err)
 			}
 			if !hasOutputs(doc) {
-				return badQuery(fmt.Errorf("run %q was recorded without outputs: record it with --record-outputs (bencher CLI) or recordOutputs=true (POST /runs) to see prompts and generated texts", id))
+				notices = addNotice(notices, data.Notice{Severity: data.NoticeSeverityInfo, Text: noOutputsText(doc.ID)})
 			}
-			docs[i] = doc
+			docs = append(docs, doc)
 		}
-		return backend.DataResponse{Frames: data.Frames{OutputsFrame(docs, cmpInt(oq.Limit, DefaultOutputsLimit))}}
+		return withNotices(data.Frames{OutputsFrame(docs, cmpInt(oq.Limit, DefaultOutputsLimit))}, notices...)
 	})
+}
+
+// noOutputsText says that the run id has no outputs, and how to record
+// them.
+func noOutputsText(id string) string {
+	return fmt.Sprintf("Run %s was recorded without outputs, so its prompts and generated texts are empty: "+
+		"record them with --record-outputs (bencher CLI) or the record outputs option of the query editor's Run benchmark", id)
 }
 
 // hasOutputs reports whether doc's run recorded its generated texts.
@@ -76,7 +89,8 @@ func hasOutputs(doc *results.Document) bool {
 
 // OutputsFrame returns the requests of one or two runs as a table, at most
 // limit rows, joined on the request id (the first run's order, then the
-// second's own requests):
+// second's own requests); a run recorded without outputs has null outputs
+// and prompts, and no run gives the columns of one run with no rows:
 //
 //	id                                    string (see promptNote)
 //	status, output, tokens, ttft, e2el    string, string, *int64, *float64
@@ -104,14 +118,18 @@ func OutputsFrame(docs []*results.Document, limit int) *data.Frame {
 	if len(ids) > limit {
 		ids = ids[:limit]
 	}
+	ids = nonNil(ids)
 	fields := []*data.Field{data.NewField("id", nil, ids).SetConfig(&data.FieldConfig{
 		DisplayNameFromDS: "Request", Description: promptNote}), promptColumn(ids, byRun)}
+	if len(docs) == 0 {
+		fields = append(fields, outputColumns(ids, nil, "", false)...)
+	}
 	for i, doc := range docs {
 		suffix := ""
 		if len(docs) > 1 {
 			suffix = " (" + doc.ID + ")"
 		}
-		fields = append(fields, outputColumns(ids, byRun[i], suffix)...)
+		fields = append(fields, outputColumns(ids, byRun[i], suffix, hasOutputs(doc))...)
 	}
 	frame := data.NewFrame("outputs", fields...)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
@@ -126,8 +144,9 @@ func recordID(r *bencher.Record) string {
 	return fmt.Sprintf("#%d", r.Index)
 }
 
-// outputColumns returns the columns of one run for the requests ids.
-func outputColumns(ids []string, recs map[string]*bencher.Record, suffix string) []*data.Field {
+// outputColumns returns the columns of one run for the requests ids; the
+// outputs are null unless the run recorded them.
+func outputColumns(ids []string, recs map[string]*bencher.Record, suffix string, recorded bool) []*data.Field {
 	n := len(ids)
 	status, output := make([]*string, n), make([]*string, n)
 	tokens := make([]*int64, n)
@@ -138,7 +157,10 @@ func outputColumns(ids []string, recs map[string]*bencher.Record, suffix string)
 			continue
 		}
 		s, out, tok, e := recordStatus(r), r.Output, int64(r.OutputTokens), ms(r.E2E())
-		status[i], output[i], tokens[i], e2el[i] = &s, &out, &tok, &e
+		status[i], tokens[i], e2el[i] = &s, &tok, &e
+		if recorded {
+			output[i] = &out
+		}
 		if t, ok := r.TTFT(); ok {
 			v := ms(t)
 			ttft[i] = &v

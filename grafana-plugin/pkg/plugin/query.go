@@ -26,7 +26,8 @@ type Filter struct {
 	// Labels are "key=value" pairs that a run's labels must all hold.
 	Labels []string `json:"labels,omitempty"`
 	// Profile, Model and Status match exactly; Status is one of
-	// completed, interrupted and failed.
+	// completed, interrupted and failed. Profile ProfileCustom also
+	// matches the runs without a profile.
 	Profile string `json:"profile,omitempty"`
 	Model   string `json:"model,omitempty"`
 	Status  string `json:"status,omitempty"`
@@ -130,7 +131,7 @@ func (m matcher) match(h *results.Header, overlap bool) bool {
 	}
 	switch {
 	case m.name != "" && !strings.Contains(strings.ToLower(h.Name), m.name),
-		m.profile != "" && h.Profile != m.profile,
+		m.profile != "" && h.Profile != m.profile && profileKey(h) != m.profile,
 		m.model != "" && h.Environment.Model != m.model,
 		m.status != "" && h.Status != m.status:
 		return false
@@ -149,6 +150,7 @@ type listing struct {
 	runs    []*results.Header
 	entries []results.Entry // of runs, in the same order
 	notice  *data.Notice    // about skipped files, or nil
+	dir     string          // the results directory
 }
 
 // list reads the results directory through the index; files that are not
@@ -158,7 +160,7 @@ func (d *Datasource) list(logger log.Logger) (*listing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the results directory %s: %w", d.settings.ResultsDir, err)
 	}
-	out := &listing{runs: make([]*results.Header, 0, len(l.Runs)), entries: l.Runs}
+	out := &listing{runs: make([]*results.Header, 0, len(l.Runs)), entries: l.Runs, dir: d.settings.ResultsDir}
 	for _, e := range l.Runs {
 		out.runs = append(out.runs, e.Header)
 	}

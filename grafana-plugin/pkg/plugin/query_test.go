@@ -1,6 +1,7 @@
 package plugin_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
 )
@@ -40,6 +42,11 @@ func TestQueryGolden(t *testing.T) {
 			resp := runQueries(t, ds, dataQuery(t, "A", tt.queryType, tt.model, allTime()))
 			got := resp.Responses["A"]
 			require.NoError(t, got.Error)
+			for _, f := range got.Frames { // the directory is a new one each time
+				for i := range f.Meta.Notices {
+					f.Meta.Notices[i].Text = strings.ReplaceAll(f.Meta.Notices[i].Text, tt.dir, "RESULTS_DIR")
+				}
+			}
 			experimental.CheckGoldenJSONResponse(t, "testdata", tt.golden, &got, *update)
 		})
 	}
@@ -90,7 +97,7 @@ func TestRunsFilters(t *testing.T) {
 			require.NoError(t, got.Error)
 			require.Len(t, got.Frames, 1)
 			assert.Equal(t, tt.want, runIDs(t, got.Frames[0]))
-			assert.Len(t, got.Frames[0].Fields, 16, "the schema does not depend on the rows")
+			assert.Len(t, got.Frames[0].Fields, 18, "the schema does not depend on the rows")
 		})
 	}
 }
@@ -111,7 +118,10 @@ func TestTrendSeries(t *testing.T) {
 		tr    backend.TimeRange
 		want  []series
 	}{
-		{"one series per profile", map[string]any{"value": "ttft_p95"}, allTime(), []series{{"", 1}, {"batch", 1}, {"chat", 3}}},
+		{"one series per profile, of completed runs", map[string]any{"value": "ttft_p95"}, allTime(), []series{{"batch", 1}, {"chat", 2}}},
+		{"a status asked for includes its runs", map[string]any{"value": "ttft_p95", "status": "interrupted"}, allTime(), []series{{"chat", 1}}},
+		{"a run without profile is custom", map[string]any{"value": "ttft_p95", "status": "failed"}, allTime(), []series{{"custom", 1}}},
+		{"the custom profile filter", map[string]any{"value": "ttft_p95", "status": "failed", "profile": "custom"}, allTime(), []series{{"custom", 1}}},
 		{"filtered by profile and status", map[string]any{"value": "e2el_p95", "profile": "chat", "status": "completed"}, allTime(), []series{{"chat", 2}}},
 		{"filtered by label", map[string]any{"value": "output_throughput", "labels": []string{"ci=true"}}, allTime(), []series{{"chat", 2}}},
 		{"a point only where a run starts in the range", map[string]any{"value": "ttft_p95"}, backend.TimeRange{From: start.Add(time.Second), To: start.Add(30 * time.Hour)}, []series{{"chat", 1}}},
@@ -253,5 +263,157 @@ func TestUnitOf(t *testing.T) {
 	}
 	for name, want := range tests {
 		assert.Equal(t, want, plugin.UnitOf(name), name)
+	}
+}
+
+// unmeasuredDir holds, a minute apart from plugintest.Start: a completed
+// chat run, a chat run interrupted before any request, a chat run that
+// completed with every request failing, a completed run without requests
+// and a completed run without a profile (a document from before custom
+// loads had profile keys).
+func unmeasuredDir(t *testing.T) (string, []plugintest.Run) {
+	t.Helper()
+	ms := time.Millisecond
+	runs := []plugintest.Run{
+		{ID: "20261120T100000Z-ggggg1", Profile: "chat", Model: "m1", Requests: 10, TTFT: 40 * ms, ITL: 10 * ms, Slowdown: ms},
+		{ID: "20261120T100100Z-ggggg2", Profile: "chat", Model: "m1", Cause: context.Canceled},
+		{ID: "20261120T100200Z-ggggg3", Profile: "chat", Model: "m1", Requests: 5, Failed: 5},
+		{ID: "20261120T100300Z-ggggg4", Profile: "chat", Model: "m1"},
+		{ID: "20261120T100400Z-ggggg5", Model: "m1", Requests: 10, TTFT: 70 * ms, ITL: 10 * ms},
+	}
+	dir := t.TempDir()
+	for i, r := range runs {
+		_, err := results.Write(dir, plugintest.Document(r, plugintest.Start().Add(time.Duration(i)*time.Minute)))
+		require.NoError(t, err)
+	}
+	return dir, runs
+}
+
+// trendPoint is one point of a trend: its series and value.
+type trendPoint struct {
+	profile string
+	value   float64
+}
+
+// anyPositive is a trendPoint value that stands for any value above 0.
+const anyPositive = -1
+
+// A run without measurements is never a point of a trend, even where its
+// summary writes the value as 0; a run without a profile is "custom".
+func TestTrendLeavesOutEmptyRuns(t *testing.T) {
+	t.Parallel()
+	dir, _ := unmeasuredDir(t)
+	ds := newDatasource(t, dir, plugintest.NewLogger())
+	tests := []struct {
+		value string
+		want  []trendPoint
+	}{
+		{"ttft_p95", []trendPoint{{"chat", 48.5}, {"custom", 70}}},
+		{"success_rate", []trendPoint{{"chat", 1}, {"chat", 0}, {"custom", 1}}},
+		{"output_throughput", []trendPoint{{"chat", anyPositive}, {"chat", 0}, {"custom", anyPositive}}},
+		{"requests", []trendPoint{{"chat", 10}, {"chat", 5}, {"custom", 10}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			t.Parallel()
+			resp := runQueries(t, ds, dataQuery(t, "A", plugin.QueryTypeTrend, map[string]any{"value": tt.value}, allTime()))
+			got := resp.Responses["A"]
+			require.NoError(t, got.Error)
+			var have []trendPoint
+			for _, f := range got.Frames {
+				for i := range f.Rows() {
+					v, ok := f.Fields[1].ConcreteAt(i)
+					require.True(t, ok)
+					have = append(have, trendPoint{f.Fields[1].Labels[plugin.LabelProfile], v.(float64)})
+				}
+			}
+			require.Len(t, have, len(tt.want))
+			for i, w := range tt.want {
+				assert.Equal(t, w.profile, have[i].profile, "point %d", i)
+				if w.value == anyPositive {
+					assert.Positive(t, have[i].value, "point %d", i)
+					continue
+				}
+				assert.InDelta(t, w.value, have[i].value, 0.5, "point %d", i)
+			}
+		})
+	}
+}
+
+// The runs table writes a value that a run lacks as null, never as 0, and
+// gives each run's start and end in epoch milliseconds.
+func TestRunsTableAbsentValues(t *testing.T) {
+	t.Parallel()
+	dir, runs := unmeasuredDir(t)
+	ds := newDatasource(t, dir, plugintest.NewLogger())
+	resp := runQueries(t, ds, dataQuery(t, "A", plugin.QueryTypeRuns, nil, allTime()))
+	require.NoError(t, resp.Responses["A"].Error)
+	f := resp.Responses["A"].Frames[0]
+	require.Equal(t, len(runs), f.Rows())
+	cell := func(field string, row int) any {
+		t.Helper()
+		fl, _ := f.FieldByName(field)
+		require.NotNil(t, fl, field)
+		if v, ok := fl.ConcreteAt(row); ok {
+			return v
+		}
+		return nil
+	}
+	present, absent := true, false
+	tests := []struct {
+		name                  string
+		row                   int
+		requests, successRate any
+		ttft, throughput      bool
+	}{
+		{"measured", 0, 10.0, 1.0, present, present},
+		{"interrupted before any request", 1, 0.0, nil, absent, absent},
+		{"every request failed", 2, 5.0, 0.0, absent, present},
+		{"completed without requests", 3, 0.0, nil, absent, absent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.requests, cell("requests", tt.row))
+			assert.Equal(t, tt.successRate, cell("success_rate", tt.row))
+			for _, name := range []string{"ttft_p50", "ttft_p95", "e2el_p95"} {
+				assert.Equal(t, tt.ttft, cell(name, tt.row) != nil, name)
+			}
+			for _, name := range []string{"request_throughput", "output_throughput"} {
+				assert.Equal(t, tt.throughput, cell(name, tt.row) != nil, name)
+			}
+		})
+	}
+	for row := range runs {
+		start, end := cell("time", row).(time.Time), cell("end", row).(time.Time)
+		assert.Equal(t, start.UnixMilli(), cell("start_ms", row), "start_ms of row %d", row)
+		assert.Equal(t, end.UnixMilli(), cell("end_ms", row), "end_ms of row %d", row)
+	}
+}
+
+func TestRunsFrameEpochMilliseconds(t *testing.T) {
+	t.Parallel()
+	start := plugintest.Start()
+	tests := []struct {
+		name      string
+		end       time.Time
+		wantEndMS int64
+	}{
+		{"ended", start.Add(1500 * time.Millisecond), start.UnixMilli() + 1500},
+		{"no end", time.Time{}, start.UnixMilli()},
+		{"end before start", start.Add(-time.Second), start.UnixMilli()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := &results.Header{ID: "x", Status: results.StatusCompleted}
+			h.Environment.StartTime, h.Environment.EndTime = start, tt.end
+			f := plugin.RunsFrame([]*results.Header{h})
+			startMS, _ := f.FieldByName("start_ms")
+			endMS, _ := f.FieldByName("end_ms")
+			require.NotNil(t, startMS)
+			require.NotNil(t, endMS)
+			assert.Equal(t, start.UnixMilli(), startMS.At(0))
+			assert.Equal(t, tt.wantEndMS, endMS.At(0))
+		})
 	}
 }

@@ -74,52 +74,60 @@ func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataReques
 		if err != nil {
 			return badQuery(err)
 		}
-		frame := RunsFrame(runs)
-		if l.notice != nil {
-			frame.Meta.Notices = append(frame.Meta.Notices, *l.notice)
-		}
-		return backend.DataResponse{Frames: data.Frames{frame}}
+		return withNotices(data.Frames{RunsFrame(runs)}, l.notices()...)
 	})
 }
 
 // RunsFrame returns the table of runs, one row per run in the order given:
 //
 //	time (start), end            time
+//	start_ms, end_ms             int64, the start and end as Unix epoch
+//	                             milliseconds, for data links to the run's
+//	                             own time range (${__data.fields.start_ms});
+//	                             end_ms is start_ms when the end is unknown
+//	                             or before the start
 //	id, name, labels, profile,   string (labels as "k=v, k=v", sorted)
 //	model, status
 //	simulated                    bool
-//	requests, success_rate,      float64, with units (see UnitOf)
-//	request_throughput,
-//	output_throughput,
-//	ttft_p50, ttft_p95, e2el_p95
+//	requests, success_rate,      *float64, with units (see UnitOf); null
+//	request_throughput,          where the run has no such value (a run
+//	output_throughput,           without measurements has no rates, no
+//	ttft_p50, ttft_p95, e2el_p95 successful request no latencies)
 //
 // Every field has one value per run, so no runs give fields of length 0.
 func RunsFrame(runs []*results.Header) *data.Frame {
 	n := len(runs)
 	start, end := make([]time.Time, n), make([]time.Time, n)
+	startMS, endMS := make([]int64, n), make([]int64, n)
 	text := [6][]string{}
 	for i := range text {
 		text[i] = make([]string, n)
 	}
 	simulated := make([]bool, n)
 	cols := runsNumericColumns()
-	nums := make([][]float64, len(cols))
+	nums := make([][]*float64, len(cols))
 	for i := range nums {
-		nums[i] = make([]float64, n)
+		nums[i] = make([]*float64, n)
 	}
 	for r, h := range runs {
 		start[r], end[r] = h.Environment.StartTime.UTC(), h.Environment.EndTime.UTC()
+		startMS[r], endMS[r] = start[r].UnixMilli(), end[r].UnixMilli()
+		if end[r].Before(start[r]) {
+			endMS[r] = startMS[r]
+		}
 		for i, s := range []string{h.ID, h.Name, formatLabels(h.Labels), h.Profile, h.Environment.Model, string(h.Status)} {
 			text[i][r] = s
 		}
 		simulated[r] = h.Environment.Simulated
 		for i, c := range cols {
-			nums[i][r], _ = h.Summary.Value(c.value)
+			nums[i][r] = optionalValue(&h.Summary, c.value)
 		}
 	}
 	fields := []*data.Field{
 		named(data.NewField("time", nil, start), "Start", ""),
 		named(data.NewField("end", nil, end), "End", ""),
+		named(data.NewField("start_ms", nil, startMS), "Start (ms)", ""),
+		named(data.NewField("end_ms", nil, endMS), "End (ms)", ""),
 	}
 	for i, name := range []string{"id", "name", "labels", "profile", "model", "status"} {
 		fields = append(fields, named(data.NewField(name, nil, text[i]), titleCase(name), ""))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -33,8 +34,9 @@ type RunQuery struct {
 //	{"queryType": "distribution", "runId": "…", "metric": "ttft",
 //	 "kind": "histogram", "buckets": 30}
 //
-// RunIDs (one or two runs) may replace RunID; each run gives its own frame,
-// named by the run. Metric is ttft, itl, e2el or tpot; Kind is histogram
+// RunIDs (one or two runs) may replace RunID: a histogram is one frame
+// with one count field per run (HistogramFrame), a CDF one frame per run
+// (CDFFrames). Metric is ttft, itl, e2el or tpot; Kind is histogram
 // (default) or cdf; Buckets is the number of histogram buckets (default
 // DefaultHistogramBuckets) or the most points of a CDF (default
 // DefaultCDFPoints).
@@ -69,6 +71,9 @@ func (d *Datasource) queryRun(ctx context.Context, req *backend.QueryDataRequest
 			width = w
 		}
 		doc, err := d.document(l, rq.RunID)
+		if errors.Is(err, errUnresolved) {
+			return withNotices(data.Frames{emptyRunFrame()}, noticeOf(err))
+		}
 		if err != nil {
 			return docError(err)
 		}
@@ -128,7 +133,19 @@ func RunFrame(doc *results.Document, width time.Duration) (*data.Frame, error) {
 		rates[2][i] = b.OutputTokensPerSecond
 		pcts[0][i], pcts[1][i], pcts[2][i], pcts[3][i] = b.TTFTP50, b.TTFTP95, b.E2ELP50, b.E2ELP95
 	}
-	frame := data.NewFrame(doc.ID,
+	return runFrame(doc.ID, times, inFlight, rates, pcts), nil
+}
+
+// emptyRunFrame is the frame of RunFrame without a run: its fields, with
+// no rows.
+func emptyRunFrame() *data.Frame {
+	return runFrame("run", []time.Time{}, []int64{},
+		[3][]float64{{}, {}, {}}, [4][]*float64{{}, {}, {}, {}})
+}
+
+// runFrame builds the frame of RunFrame from its columns.
+func runFrame(name string, times []time.Time, inFlight []int64, rates [3][]float64, pcts [4][]*float64) *data.Frame {
+	frame := data.NewFrame(name,
 		named(data.NewField("time", nil, times), "Time", ""),
 		named(data.NewField("in_flight", nil, inFlight), "In flight", ""),
 		named(data.NewField("completions_per_second", nil, rates[0]), "Completions/s", UnitRequestsPerS),
@@ -141,7 +158,7 @@ func RunFrame(doc *results.Document, width time.Duration) (*data.Frame, error) {
 	)
 	frame.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesWide, TypeVersion: data.FrameTypeVersion{0, 1},
 		PreferredVisualization: data.VisTypeGraph}
-	return frame, nil
+	return frame
 }
 
 // distributionMetrics are the metrics of a distribution query.
@@ -189,16 +206,24 @@ func (d *Datasource) queryDistribution(ctx context.Context, req *backend.QueryDa
 		if err != nil {
 			return badQuery(err)
 		}
-		docs := make([]*results.Document, len(ids))
-		for i, id := range ids {
-			if docs[i], err = d.document(l, id); err != nil {
+		docs := make([]*results.Document, 0, len(ids))
+		var notices []data.Notice
+		for _, id := range ids {
+			doc, err := d.document(l, id)
+			switch {
+			case errors.Is(err, errUnresolved):
+				notices = addNotice(notices, noticeOf(err))
+				continue
+			case err != nil:
 				return docError(err)
 			}
+			docs = append(docs, doc)
 		}
+		metric := stats.Metric(dq.Metric)
 		if dq.Kind == "cdf" {
-			return backend.DataResponse{Frames: CDFFrames(docs, stats.Metric(dq.Metric), cmpInt(dq.Buckets, DefaultCDFPoints))}
+			return withNotices(CDFFrames(docs, metric, cmpInt(dq.Buckets, DefaultCDFPoints)), notices...)
 		}
-		return backend.DataResponse{Frames: HistogramFrames(docs, stats.Metric(dq.Metric), cmpInt(dq.Buckets, DefaultHistogramBuckets))}
+		return withNotices(data.Frames{HistogramFrame(docs, metric, cmpInt(dq.Buckets, DefaultHistogramBuckets))}, notices...)
 	})
 }
 
@@ -210,13 +235,20 @@ func cmpInt(a, b int) int {
 	return b
 }
 
-// HistogramFrames returns one histogram frame per run of metric, in the
-// format of Grafana's histogram panel: float64 fields xMin and xMax (ms,
-// bucket bounds) and count (int64), one row per bucket, frame named by the
-// run id. The buckets are n equal slices between the smallest and largest
-// value over all runs, so that two runs share their buckets; a run without
-// values gives a frame of length 0.
-func HistogramFrames(docs []*results.Document, metric stats.Metric, n int) data.Frames {
+// HistogramFrame returns the histograms of metric of one or two runs as
+// one frame named "histogram", in the format of Grafana's histogram panel,
+// which reads pre-bucketed data only from a response of one frame:
+//
+//	xMin, xMax   float64 (ms), the bounds of the buckets the runs share
+//	<run id>     int64, the count of one run per bucket, one field per run
+//	             in the order given, named (and displayed) by the run id
+//
+// one row per bucket. The buckets are n equal slices between the smallest
+// and largest value over all runs; when every value is the same, one
+// bucket holds them, ±1% of the value (at least ±0.5 ms, never below 0
+// for values that are not) so that the panel draws it. Without values the fields have length 0.
+// Meta.Custom holds the metric and the run ids (runIds).
+func HistogramFrame(docs []*results.Document, metric stats.Metric, n int) *data.Frame {
 	values := make([][]float64, len(docs))
 	lo, hi, first := 0.0, 0.0, true
 	for i, doc := range docs {
@@ -228,36 +260,38 @@ func HistogramFrames(docs []*results.Document, metric stats.Metric, n int) data.
 			lo, hi = min(lo, v), max(hi, v)
 		}
 	}
-	edges := stats.LinearEdges(lo, hi, n)
-	if hi <= lo {
-		edges = nil
-	}
-	frames := make(data.Frames, 0, len(docs))
-	for i, doc := range docs {
-		var xMin, xMax []float64
-		var count []int64
-		if h, err := stats.NewHistogram(values[i], edges); err == nil {
-			for b, c := range h.Counts {
-				xMin, xMax, count = append(xMin, h.Edges[b]), append(xMax, h.Edges[b+1]), append(count, int64(c))
+	var xMin, xMax []float64
+	counts := make([][]int64, len(docs))
+	switch edges := stats.LinearEdges(lo, hi, n); {
+	case edges != nil:
+		xMin, xMax = slices.Clone(edges[:len(edges)-1]), slices.Clone(edges[1:])
+		for i := range docs {
+			h, _ := stats.NewHistogram(values[i], edges) // the edges are valid
+			for _, c := range h.Counts {
+				counts[i] = append(counts[i], int64(c))
 			}
-		} else if len(values[i]) > 0 { // every value equal: one bucket
-			xMin, xMax, count = []float64{lo}, []float64{lo}, []int64{int64(len(values[i]))}
 		}
-		frames = append(frames, histogramFrame(doc.ID, metric, xMin, xMax, count))
+	case !first: // every value equal: one bucket around it, wide enough to draw
+		half := max(math.Abs(lo)*0.01, 0.5)
+		xMin, xMax = []float64{max(lo-half, min(lo, 0))}, []float64{lo + half}
+		for i := range docs {
+			counts[i] = []int64{int64(len(values[i]))}
+		}
 	}
-	return frames
-}
-
-// histogramFrame returns the histogram frame of one run.
-func histogramFrame(id string, metric stats.Metric, xMin, xMax []float64, count []int64) *data.Frame {
 	unit := data.FieldConfig{Unit: UnitMilliseconds}
-	frame := data.NewFrame(id,
+	fields := []*data.Field{
 		data.NewField("xMin", nil, nonNil(xMin)).SetConfig(&unit),
 		data.NewField("xMax", nil, nonNil(xMax)).SetConfig(&unit),
-		data.NewField("count", nil, nonNil(count)).SetConfig(&data.FieldConfig{DisplayNameFromDS: id}),
-	)
+	}
+	ids := make([]string, len(docs))
+	for i, doc := range docs {
+		ids[i] = doc.ID
+		fields = append(fields, data.NewField(doc.ID, nil, nonNil(counts[i])).
+			SetConfig(&data.FieldConfig{DisplayNameFromDS: doc.ID}))
+	}
+	frame := data.NewFrame("histogram", fields...)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: "histogram",
-		Custom: map[string]any{"metric": string(metric), "runId": id}}
+		Custom: map[string]any{"metric": string(metric), "runIds": ids}}
 	return frame
 }
 
@@ -272,8 +306,12 @@ func nonNil[T any](s []T) []T {
 
 // CDFFrames returns one CDF frame per run of metric: float64 fields
 // latency (ms) and fraction (0–1, cumulative), at most points rows, frame
-// named by the run id.
+// named by the run id. Without runs it returns one frame "cdf" of these
+// fields with no rows.
 func CDFFrames(docs []*results.Document, metric stats.Metric, points int) data.Frames {
+	if len(docs) == 0 {
+		return data.Frames{cdfFrame("cdf", "", metric, []float64{}, []float64{})}
+	}
 	frames := make(data.Frames, 0, len(docs))
 	for _, doc := range docs {
 		values := stats.Latencies(doc.Records, metric)
@@ -283,13 +321,21 @@ func CDFFrames(docs []*results.Document, metric stats.Metric, points int) data.F
 		for i, p := range cdf {
 			latency[i], fraction[i] = p.Value, p.Fraction
 		}
-		frame := data.NewFrame(doc.ID,
-			named(data.NewField("latency", nil, latency), string(metric)+" (ms)", UnitMilliseconds),
-			named(data.NewField("fraction", nil, fraction), doc.ID, UnitRatio),
-		)
-		frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeGraph,
-			Custom: map[string]any{"metric": string(metric), "runId": doc.ID}}
-		frames = append(frames, frame)
+		frames = append(frames, cdfFrame(doc.ID, doc.ID, metric, latency, fraction))
 	}
 	return frames
+}
+
+// cdfFrame returns a CDF frame of the run id ("": none).
+func cdfFrame(name, id string, metric stats.Metric, latency, fraction []float64) *data.Frame {
+	frame := data.NewFrame(name,
+		named(data.NewField("latency", nil, latency), string(metric)+" (ms)", UnitMilliseconds),
+		named(data.NewField("fraction", nil, fraction), cmpString(id, "fraction"), UnitRatio),
+	)
+	custom := map[string]any{"metric": string(metric)}
+	if id != "" {
+		custom["runId"] = id
+	}
+	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeGraph, Custom: custom}
+	return frame
 }

@@ -34,15 +34,13 @@ func (d *Datasource) queryTrend(ctx context.Context, req *backend.QueryDataReque
 		}
 		var runs []*results.Header
 		for _, h := range l.runs {
-			if m.match(h, false) {
+			// A run that did not complete is no point of a trend unless
+			// the filter asks for its status.
+			if m.match(h, false) && (h.Completed() || m.status != "") {
 				runs = append(runs, h)
 			}
 		}
-		frames := TrendFrames(runs, tq.Value)
-		if l.notice != nil {
-			frames[0].Meta.Notices = append(frames[0].Meta.Notices, *l.notice)
-		}
-		return backend.DataResponse{Frames: frames}
+		return withNotices(TrendFrames(runs, tq.Value), l.notices()...)
 	})
 }
 
@@ -60,9 +58,12 @@ func checkValueName(name string) error {
 // TrendFrames returns the time series of the summary value name over runs
 // (in start order), one frame per profile in the dataplane "timeseries-multi"
 // format that alert rules read: a time field (the runs' starts) and a
-// float64 field named name, with the label profile=<profile> and the unit of
-// UnitOf. Runs whose summary lacks the value are left out. With no points
-// it returns one frame of that schema with fields of length 0.
+// float64 field named name, with the label profile=<profile> (ProfileCustom
+// for runs without one) and the unit of UnitOf. Runs without measured
+// requests and runs whose summary lacks the value (see summaryValue: a run
+// without a successful request has no latency) are left out, so that an
+// empty run never reads as 0. With no points it returns one frame of that
+// schema with fields of length 0.
 func TrendFrames(runs []*results.Header, name string) data.Frames {
 	type series struct {
 		times  []time.Time
@@ -70,14 +71,18 @@ func TrendFrames(runs []*results.Header, name string) data.Frames {
 	}
 	byProfile := map[string]*series{}
 	for _, h := range runs {
-		v, ok := h.Summary.Value(name)
+		if h.Summary.Requests == 0 {
+			continue
+		}
+		v, ok := summaryValue(&h.Summary, name)
 		if !ok {
 			continue
 		}
-		s := byProfile[h.Profile]
+		p := profileKey(h)
+		s := byProfile[p]
 		if s == nil {
 			s = &series{}
-			byProfile[h.Profile] = s
+			byProfile[p] = s
 		}
 		s.times = append(s.times, h.Environment.StartTime.UTC())
 		s.values = append(s.values, v)

@@ -2,6 +2,7 @@ package plugin_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -99,7 +100,6 @@ func TestViewErrorsAreIsolated(t *testing.T) {
 		{"compare of one run", plugin.QueryTypeCompare, `{"runIds": ["` + runA1 + `"]}`, backend.StatusBadRequest, "runIds: between 2 and 8 runs, got 1"},
 		{"compare with bad thresholds", plugin.QueryTypeCompare, `{"runIds": ["` + runA1 + `", "` + runA2 + `"], "thresholds": "ttft_p95"}`, backend.StatusBadRequest, "thresholds: "},
 		{"compare of an unknown run", plugin.QueryTypeCompare, `{"runIds": ["` + runA1 + `", "x"]}`, backend.StatusNotFound, `run "x": no such run in the results directory`},
-		{"outputs of a run without outputs", plugin.QueryTypeOutputs, `{"runIds": ["` + runB1 + `"]}`, backend.StatusBadRequest, `run "` + runB1 + `" was recorded without outputs: record it with --record-outputs (bencher CLI) or recordOutputs=true (POST /runs) to see prompts and generated texts`},
 		{"outputs of three runs", plugin.QueryTypeOutputs, `{"runIds": ["a", "b", "c"]}`, backend.StatusBadRequest, "runIds: one or two runs, got 3"},
 		{"outputs over the limit", plugin.QueryTypeOutputs, `{"runIds": ["` + runA1 + `"], "limit": 100000}`, backend.StatusBadRequest, "limit: must be between 1 and 10000, got 100000"},
 		{"annotations with a bad label", plugin.QueryTypeAnnotations, `{"labels": ["x"]}`, backend.StatusBadRequest, `labels[0]: "x" is not key=value`},
@@ -153,4 +153,135 @@ func TestAnnotationsFilter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// count returns the sum of an int64 field.
+func count(t *testing.T, f *data.Field) int64 {
+	t.Helper()
+	var n int64
+	for i := range f.Len() {
+		n += f.At(i).(int64)
+	}
+	return n
+}
+
+// The histogram of one or two runs is one frame, which Grafana's
+// histogram panel reads as pre-bucketed data: shared buckets, then one
+// count field per run in the order asked, named by the run.
+func TestHistogramIsOneFrame(t *testing.T) {
+	t.Parallel()
+	dir, runs := unmeasuredDir(t)
+	writeRuns(t, dir, plugintest.Start().Add(time.Hour), plugintest.Runs()[1])
+	ds := newDatasource(t, dir, plugintest.NewLogger())
+	measured, failed, other := runs[0].ID, runs[2].ID, plugintest.Runs()[1].ID
+	tests := []struct {
+		name   string
+		runIDs []string
+		want   []string
+		counts []int64 // per run
+		rows   int
+	}{
+		{"one run", []string{measured}, []string{measured}, []int64{10}, 7},
+		{"baseline then run", []string{measured, other}, []string{measured, other}, []int64{10, 19}, 7},
+		{"run then baseline", []string{other, measured}, []string{other, measured}, []int64{19, 10}, 7},
+		{"latest and previous", []string{plugin.RunPrevious, plugin.RunLatest}, []string{runs[4].ID, other}, []int64{10, 19}, 7},
+		{"a run without values counts 0 in each bucket", []string{failed, measured}, []string{failed, measured}, []int64{0, 10}, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := runQueries(t, ds, dataQuery(t, "A", plugin.QueryTypeDistribution,
+				map[string]any{"runIds": tt.runIDs, "metric": "ttft", "buckets": 7}, allTime()))
+			got := resp.Responses["A"]
+			require.NoError(t, got.Error)
+			require.Len(t, got.Frames, 1, "Grafana's histogram panel reads buckets only from one frame")
+			f := got.Frames[0]
+			assert.Equal(t, "histogram", f.Name)
+			assert.Equal(t, append([]string{"xMin", "xMax"}, tt.want...), fieldNames(f))
+			assert.Equal(t, tt.rows, f.Rows())
+			for _, name := range []string{"xMin", "xMax"} {
+				fl, _ := f.FieldByName(name)
+				assert.Equal(t, data.FieldTypeFloat64, fl.Type(), name)
+				assert.Equal(t, "ms", fl.Config.Unit, name)
+			}
+			for i, id := range tt.want {
+				fl := f.Fields[2+i]
+				assert.Equal(t, data.FieldTypeInt64, fl.Type(), id)
+				assert.Equal(t, id, fl.Config.DisplayNameFromDS, "the legend names the run")
+				assert.Equal(t, tt.counts[i], count(t, fl), "the values of %s", id)
+			}
+			assert.Equal(t, map[string]any{"metric": "ttft", "runIds": tt.want}, f.Meta.Custom)
+		})
+	}
+}
+
+// A CDF stays one frame per run, for a panel of one query per run.
+func TestCDFIsOneFramePerRun(t *testing.T) {
+	t.Parallel()
+	ds := newDatasource(t, fixtureDir(t), plugintest.NewLogger())
+	resp := runQueries(t, ds, dataQuery(t, "A", plugin.QueryTypeDistribution,
+		map[string]any{"runIds": []string{runA1, runA2}, "metric": "e2el", "kind": "cdf"}, allTime()))
+	got := resp.Responses["A"]
+	require.NoError(t, got.Error)
+	require.Len(t, got.Frames, 2)
+	for i, id := range []string{runA1, runA2} {
+		assert.Equal(t, id, got.Frames[i].Name)
+		assert.Equal(t, []string{"latency", "fraction"}, fieldNames(got.Frames[i]))
+	}
+}
+
+// A comparison writes a value a run lacks as null, with no change, and a
+// threshold on it says "missing"; outputs of a run recorded without
+// outputs are null, with a notice rather than an error.
+func TestViewsOfRunsWithoutValues(t *testing.T) {
+	t.Parallel()
+	dir, runs := unmeasuredDir(t)
+	ds := newDatasource(t, dir, plugintest.NewLogger())
+	base, failed := runs[0].ID, runs[2].ID
+	resp := runQueries(t, ds,
+		dataQuery(t, "C", plugin.QueryTypeCompare, map[string]any{"runIds": []string{base, failed}, "thresholds": "ttft_p95=+10%"}, allTime()),
+		dataQuery(t, "O", plugin.QueryTypeOutputs, map[string]any{"runIds": []string{base}}, allTime()))
+
+	require.NoError(t, resp.Responses["C"].Error)
+	f := resp.Responses["C"].Frames[0]
+	row := -1
+	metric, _ := f.FieldByName("metric")
+	for i := range metric.Len() {
+		if metric.At(i) == "ttft_p95" {
+			row = i
+		}
+	}
+	require.GreaterOrEqual(t, row, 0)
+	cell := func(name string) any {
+		fl, _ := f.FieldByName(name)
+		require.NotNil(t, fl, name)
+		if v, ok := fl.ConcreteAt(row); ok {
+			return v
+		}
+		return nil
+	}
+	assert.NotNil(t, cell(base))
+	assert.Nil(t, cell(failed), "no successful request: no TTFT, not 0")
+	assert.Nil(t, cell(failed+" change"))
+	assert.Nil(t, cell(failed+" change %"))
+	assert.Equal(t, "missing", cell(failed+" verdict"))
+
+	o := resp.Responses["O"]
+	require.NoError(t, o.Error, "a run without outputs still lists its requests")
+	of := o.Frames[0]
+	assert.Equal(t, 10, of.Rows())
+	out, _ := of.FieldByName("output")
+	require.NotNil(t, out)
+	for i := range out.Len() {
+		v, ok := out.ConcreteAt(i)
+		assert.False(t, ok, "row %d: %v", i, v)
+	}
+	status, _ := of.FieldByName("status")
+	v, ok := status.ConcreteAt(0)
+	assert.True(t, ok)
+	assert.Equal(t, "ok (length)", v)
+	require.Len(t, of.Meta.Notices, 1)
+	assert.Equal(t, data.Notice{Severity: data.NoticeSeverityInfo, Text: "Run " + base +
+		" was recorded without outputs, so its prompts and generated texts are empty: record them with --record-outputs (bencher CLI) " +
+		"or the record outputs option of the query editor's Run benchmark"}, of.Meta.Notices[0])
 }
