@@ -89,6 +89,13 @@ func vllmRules() []*alerting.RuleBuilder {
 	}
 }
 
+// regressionSummary is the regression alert's text, one alert per profile
+// (the trend's series are labelled by profile). A run without a profile
+// (older custom runs) has an empty label: the text says so rather than
+// leave a blank.
+const regressionSummary = "{{ with $labels.profile }}The latest benchmark of profile {{ . }}{{ else }}The latest benchmark without a profile{{ end }}" +
+	" has a TTFT p95 over 1.2 times the week's mean ({{ $values.B.Value }} ms against {{ $values.C.Value }} ms)."
+
 // benchmarkRegression compares each profile's latest run with the mean of
 // the runs of the last week, from the bencher data source's trend query.
 func benchmarkRegression() *alerting.RuleBuilder {
@@ -105,7 +112,7 @@ func benchmarkRegression() *alerting.RuleBuilder {
 		For("0s").NoDataState(alerting.RuleNoDataStateOK).ExecErrState(alerting.RuleExecErrStateError).
 		Labels(map[string]string{"severity": warning, "source": "benchstation"}).
 		Annotations(map[string]string{
-			"summary": "The latest {{ $labels.profile }} benchmark's TTFT p95 is over 1.2 times the week's mean ({{ $values.B.Value }} ms against {{ $values.C.Value }} ms).",
+			"summary": regressionSummary,
 			"runbook": "Open Benchmarks: the latest run against the previous one shows which metric moved; compare the server's version, flags and GPU state between the runs.",
 		}).
 		IsPaused(false)

@@ -3,7 +3,9 @@ package provisioning
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -56,4 +58,38 @@ func TestRegressionRuleQueryIsAnsweredByThePlugin(t *testing.T) {
 		profiles[f.Fields[1].Labels["profile"]] = true
 	}
 	assert.True(t, profiles["chat"] && profiles["batch"], "one series per profile: %v", profiles)
+}
+
+// The regression alert's summary, as Grafana renders it ($labels and
+// $values defined first), names the profile, and says so when a run has
+// none instead of leaving a blank ("The latest  benchmark's…").
+func TestRegressionSummaryNamesTheProfileOrSaysThereIsNone(t *testing.T) {
+	t.Parallel()
+	rules, err := Rules()
+	require.NoError(t, err)
+	var summary string
+	for _, r := range rules {
+		if deref(r.Uid) == "benchstation-benchmark-regression" {
+			summary = r.Annotations["summary"]
+		}
+	}
+	require.NotEmpty(t, summary)
+	type value struct{ Value float64 }
+	render := func(profile string) string {
+		tmpl, err := template.New("summary").Parse("{{- $labels := .Labels -}}{{- $values := .Values -}}" + summary)
+		require.NoError(t, err)
+		var b strings.Builder
+		require.NoError(t, tmpl.Execute(&b, map[string]any{
+			"Labels": map[string]string{"profile": profile, "severity": "warning"},
+			"Values": map[string]value{"B": {180}, "C": {120}},
+		}))
+		return b.String()
+	}
+	named := render("custom-c300-in512-out128")
+	assert.Contains(t, named, "custom-c300-in512-out128")
+	assert.Contains(t, named, "180 ms against 120 ms")
+	none := render("")
+	assert.NotContains(t, none, "  ", "a blank where the profile was: %q", none)
+	assert.Contains(t, none, "without a profile")
+	assert.Contains(t, none, "180 ms against 120 ms")
 }

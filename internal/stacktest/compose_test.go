@@ -427,6 +427,40 @@ func TestCompose(t *testing.T) {
 		assert.Equal(t, "grafana", g.Build.Target, "Grafana's image is the Dockerfile's grafana target (with the plugin)")
 	})
 
+	t.Run("Grafana's provisioning has every directory Grafana reads, each kept by git", func(t *testing.T) {
+		// A missing provisioning/plugins/ makes Grafana log an error at
+		// every start; git keeps a directory only with a file in it.
+		for _, dir := range []string{"datasources", "dashboards", "alerting", "plugins"} {
+			entries, err := os.ReadDir(filepath.Join(root, "provisioning", "grafana", dir))
+			if assert.NoError(t, err, "provisioning/grafana/%s is missing", dir) {
+				files := slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Type().IsRegular() })
+				assert.True(t, files, "provisioning/grafana/%s holds no file: git would not keep it", dir)
+			}
+		}
+	})
+
+	t.Run("the exporters poll a Batch API only when BATCH_ENDPOINT is set", func(t *testing.T) {
+		for _, svc := range []string{"exporter", "exporter-sim"} {
+			p := mustLoadCompose(t, "*")
+			s, err := p.GetService(svc)
+			require.NoError(t, err)
+			for _, arg := range s.Command {
+				assert.NotContains(t, arg, "batch", "%s: a batch flag without BATCH_ENDPOINT: %q", svc, s.Command)
+				assert.NotEmpty(t, arg, "%s: an empty argument without BATCH_ENDPOINT: %q", svc, s.Command)
+			}
+			p = mustLoadCompose(t, "*", "BATCH_ENDPOINT=http://batch.example.com:8000")
+			s, err = p.GetService(svc)
+			require.NoError(t, err)
+			assert.Contains(t, []string(s.Command), "--batch.endpoint=http://batch.example.com:8000", svc)
+			if key := s.Environment["BATCH_API_KEY"]; assert.NotNil(t, key, "%s: BATCH_API_KEY is not passed on", svc) {
+				assert.Empty(t, *key, "%s: BATCH_API_KEY has a default", svc)
+			}
+		}
+		raw, err := os.ReadFile(filepath.Join(root, composeFilePath))
+		require.NoError(t, err)
+		assert.Regexp(t, `(?m)^#\s+BATCH_ENDPOINT\s`, string(raw), "BATCH_ENDPOINT is not documented in the file's header")
+	})
+
 	t.Run("every build target is a stage of the Dockerfile", func(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(root, composeDockerfile))
 		require.NoError(t, err)
