@@ -3,6 +3,7 @@ package dashboards
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func bencherQueries(d dashboard.Dashboard) map[string]BencherQuery {
 	for _, p := range panels(d) {
 		for _, t := range p.Targets {
 			if q, ok := t.(BencherQuery); ok {
-				out[deref(d.Title)+" / "+deref(p.Title)] = q
+				out[deref(d.Title)+" / "+deref(p.Title)+" / "+q.RefID] = q
 			}
 		}
 	}
@@ -40,11 +41,11 @@ func bencherQueries(d dashboard.Dashboard) map[string]BencherQuery {
 	return out
 }
 
-// TestBencherQueriesAreAnswered sends every bencher query of the
-// dashboards, with the variables as Grafana replaces them, to the plugin
-// over the fixture's runs: each must be answered with data.
-func TestBencherQueriesAreAnswered(t *testing.T) {
-	t.Parallel()
+// fixturePlugin is the plugin over the fixture's runs, the variables as
+// Grafana replaces them ($baseline the first run, $run the second), and a
+// time range holding every run.
+func fixturePlugin(t *testing.T) (*plugin.Datasource, *strings.Replacer, backend.TimeRange) {
+	t.Helper()
 	dir := t.TempDir()
 	plugintest.WriteFixture(t, dir)
 	runs := plugintest.Runs() // the first two are recorded with outputs
@@ -54,25 +55,77 @@ func TestBencherQueriesAreAnswered(t *testing.T) {
 	ds := plugin.New(backend.DataSourceInstanceSettings{UID: BencherUID, Type: plugin.PluginID, JSONData: raw,
 		Updated: time.Unix(1, 0)}, plugin.WithLogger(plugintest.NewLogger()))
 	t.Cleanup(ds.Dispose)
-	tr := backend.TimeRange{From: plugintest.Start().Add(-time.Hour), To: plugintest.Start().Add(10 * 24 * time.Hour)}
+	return ds, vars, backend.TimeRange{From: plugintest.Start().Add(-time.Hour), To: plugintest.Start().Add(10 * 24 * time.Hour)}
+}
 
+// answer sends one bencher query to the plugin.
+func answer(t *testing.T, ds *plugin.Datasource, vars *strings.Replacer, tr backend.TimeRange, q BencherQuery) backend.DataResponse {
+	t.Helper()
+	model, err := json.Marshal(q)
+	require.NoError(t, err)
+	model = []byte(vars.Replace(string(model)))
+	resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{
+		PluginContext: backend.PluginContext{PluginID: plugin.PluginID,
+			DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: BencherUID}},
+		Queries: []backend.DataQuery{{RefID: q.RefID, QueryType: q.QueryType, JSON: model, TimeRange: tr,
+			Interval: time.Minute, MaxDataPoints: 1000}},
+	})
+	require.NoError(t, err)
+	return resp.Responses[q.RefID]
+}
+
+// Data links name fields of their panel's frames (${__data.fields.NAME}):
+// the runs table's links to a run's own time range need start_ms and
+// end_ms in the runs frame.
+func TestDataLinksNameFieldsOfTheirFrames(t *testing.T) {
+	t.Parallel()
+	ds, vars, tr := fixturePlugin(t)
+	ref := regexp.MustCompile(`\$\{__data\.fields\.([A-Za-z0-9_]+)\}`)
+	n := 0
+	for _, f := range built(t) {
+		for _, p := range panels(f.Dashboard) {
+			if p.FieldConfig == nil || len(p.FieldConfig.Defaults.Links) == 0 {
+				continue
+			}
+			for _, target := range p.Targets {
+				q, ok := target.(BencherQuery)
+				if !ok {
+					continue
+				}
+				r := answer(t, ds, vars, tr, q)
+				require.NoError(t, r.Error, deref(p.Title))
+				names := map[string]bool{}
+				for _, fr := range r.Frames {
+					for _, field := range fr.Fields {
+						names[field.Name] = true
+					}
+				}
+				for _, l := range p.FieldConfig.Defaults.Links {
+					for _, m := range ref.FindAllStringSubmatch(deref(l.Url), -1) {
+						n++
+						assert.True(t, names[m[1]], "%s / %s: link %q names field %s, which the frame lacks (%v)",
+							f.Name, deref(p.Title), l.Title, m[1], names)
+					}
+				}
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, n, 5, "the runs table's links were checked")
+}
+
+// TestBencherQueriesAreAnswered sends every bencher query of the
+// dashboards, with the variables as Grafana replaces them, to the plugin
+// over the fixture's runs: each must be answered with data.
+func TestBencherQueriesAreAnswered(t *testing.T) {
+	t.Parallel()
+	ds, vars, tr := fixturePlugin(t)
 	n := 0
 	for _, f := range built(t) {
 		for where, q := range bencherQueries(f.Dashboard) {
 			n++
-			model, err := json.Marshal(q)
-			require.NoError(t, err)
-			model = []byte(vars.Replace(string(model)))
-			resp, err := ds.QueryData(context.Background(), &backend.QueryDataRequest{
-				PluginContext: backend.PluginContext{PluginID: plugin.PluginID,
-					DataSourceInstanceSettings: &backend.DataSourceInstanceSettings{UID: BencherUID}},
-				Queries: []backend.DataQuery{{RefID: q.RefID, QueryType: q.QueryType, JSON: model, TimeRange: tr,
-					Interval: time.Minute, MaxDataPoints: 1000}},
-			})
-			require.NoError(t, err, where)
-			plugintest.CheckFrames(t, resp)
-			r := resp.Responses[q.RefID]
-			if assert.NoError(t, r.Error, "%s: %s", where, model) {
+			r := answer(t, ds, vars, tr, q)
+			plugintest.CheckFrames(t, &backend.QueryDataResponse{Responses: backend.Responses{q.RefID: r}})
+			if assert.NoError(t, r.Error, where) {
 				rows := 0
 				for _, fr := range r.Frames {
 					n, _ := fr.RowLen()

@@ -24,11 +24,24 @@ type Expr struct {
 	EventOnly bool
 }
 
-// eventOnlyPanels are the dashboard panels whose queries return data only
-// after an event.
-var eventOnlyPanels = []string{
-	"GPU & vLLM / XID errors /",       // a series appears with the first XID error
-	"GPU & vLLM / Throttle reasons /", // only while a GPU is throttled (idle is left out)
+// eventOnlyPanels are the "dashboard / panel /" prefixes of the panels
+// whose queries return data only after an event (dashboards.EventOnly: an
+// XID error, a throttled GPU).
+func eventOnlyPanels(files []dashboards.File) []string {
+	var out []string
+	for _, f := range files {
+		for _, title := range dashboards.EventOnly[f.Name] {
+			out = append(out, exprsDeref(f.Dashboard.Title)+" / "+title+" /")
+		}
+	}
+	return out
+}
+
+func exprsDeref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // rangeForTest replaces Grafana's range variables ($__rate_interval,
@@ -42,10 +55,12 @@ func stackExprs(t *testing.T) []Expr {
 	files, err := dashboards.All()
 	require.NoError(t, err)
 	var out []Expr
+	events := eventOnlyPanels(files)
+	require.Len(t, events, 2, "XID errors and Throttle reasons")
 	for _, f := range files {
 		for _, q := range dashboards.PromQL(f.Dashboard) {
 			event := false
-			for _, p := range eventOnlyPanels {
+			for _, p := range events {
 				event = event || strings.HasPrefix(q.Where, p)
 			}
 			out = append(out, Expr{Where: q.Where, Query: promcheck.Substitute(q.Expr, rangeForTest), EventOnly: event})
