@@ -137,3 +137,40 @@ func TestBencherQueriesAreAnswered(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, n, 12, "every bencher panel was sent")
 }
+
+// The histogram panels' query is answered with one frame (xMin, xMax and a
+// count per run), the only shape Grafana's histogram reads pre-bucketed;
+// each CDF query with one frame of latency and fraction, which the
+// panel's manual series match by frame index and field name.
+func TestDistributionPanelsGetTheFramesTheyDraw(t *testing.T) {
+	t.Parallel()
+	ds, vars, tr := fixturePlugin(t)
+	d := builtFile(t, "benchmarks.json")
+	for _, title := range []string{"TTFT distribution", "Inter-token latency distribution"} {
+		p := panelNamed(t, d, title)
+		require.Len(t, p.Targets, 1)
+		r := answer(t, ds, vars, tr, p.Targets[0].(BencherQuery))
+		require.NoError(t, r.Error, title)
+		require.Len(t, r.Frames, 1, "%s: one frame, or the histogram panel finds no histogram", title)
+		var names []string
+		for _, f := range r.Frames[0].Fields {
+			names = append(names, f.Name)
+		}
+		assert.Len(t, names, 4, "%s: xMin, xMax and a count per run: %v", title, names)
+		assert.Subset(t, names, []string{"xMin", "xMax"}, title)
+	}
+	p := panelNamed(t, d, "End-to-end latency CDF")
+	for _, target := range p.Targets {
+		q := target.(BencherQuery)
+		r := answer(t, ds, vars, tr, q)
+		require.NoError(t, r.Error, q.RefID)
+		require.Len(t, r.Frames, 1, "%s: one frame per query, matched by frame index", q.RefID)
+		for _, name := range []string{"latency", "fraction"} {
+			f, _ := r.Frames[0].FieldByName(name)
+			if assert.NotNil(t, f, "%s: no field %s", q.RefID, name) {
+				n, _ := r.Frames[0].RowLen()
+				assert.Positive(t, n, q.RefID)
+			}
+		}
+	}
+}
