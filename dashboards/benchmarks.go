@@ -122,7 +122,10 @@ func gpuWindowPanels(d *dashboard.DashboardBuilder) {
 // pre-bucketed data only from a single frame.
 func distribution(title, desc, metric string) *histogram.PanelBuilder {
 	return histogram.NewPanelBuilder().Title(title).Description(desc).Span(third).Height(tall).
-		Datasource(Bencher()).Unit("ms").FillOpacity(40).Legend(xyLegend()).Tooltip(xyTooltip()).
+		// The counts are requests; only the bucket bounds are in ms.
+		Datasource(Bencher()).Unit(unitCount).FillOpacity(40).Legend(xyLegend()).Tooltip(xyTooltip()).
+		OverrideByName("xMin", []dashboard.DynamicConfigValue{{Id: "unit", Value: "ms"}}).
+		OverrideByName("xMax", []dashboard.DynamicConfigValue{{Id: "unit", Value: "ms"}}).
 		WithTarget(bench("A", plugin.QueryTypeDistribution, plugin.DistributionQuery{
 			RunIDs: []string{"$run", "$baseline"}, Metric: metric, Kind: "histogram"}))
 }

@@ -315,3 +315,13 @@ func asJSON(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(raw)
 }
+
+// The histograms' counts are requests: only the bucket bounds are in ms
+// (a panel unit of ms labelled the count axis "50 ms").
+func TestHistogramCountsAreNotMilliseconds(t *testing.T) {
+	t.Parallel()
+	for _, title := range []string{"TTFT distribution", "Inter-token latency distribution"} {
+		p := panelNamed(t, builtFile(t, "benchmarks.json"), title)
+		assert.NotEqual(t, "ms", deref(p.FieldConfig.Defaults.Unit), title)
+	}
+}
