@@ -217,10 +217,30 @@ func (d *Datasource) each(ctx context.Context, req *backend.QueryDataRequest, fn
 		}
 		resp.Responses[q.RefID] = fn(q, l)
 	}
-	if err != nil {
-		logger.Error("Listing the results directory", "error", err)
-	}
+	d.logListError(logger, err)
 	return resp, nil
+}
+
+// listErrKey is the key of Datasource.skipped (whose other keys are file
+// paths) that holds the error of the last listing, so that a results
+// directory that cannot be read is logged once, not at every refresh of
+// every panel (the panels show the error).
+const listErrKey = ""
+
+// logListError logs the error of a listing unless the last listing failed
+// the same way; a listing without error forgets it.
+func (d *Datasource) logListError(logger log.Logger, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil {
+		delete(d.skipped, listErrKey)
+		return
+	}
+	if d.skipped[listErrKey] == err.Error() {
+		return
+	}
+	d.skipped[listErrKey] = err.Error()
+	logger.Error("Listing the results directory", "error", err)
 }
 
 // queryTypeList names the query types in errors.
