@@ -1,9 +1,9 @@
 import React from 'react';
-import { fireEvent, render, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor } from '@testing-library/react';
 
-import { QueryEditor } from './QueryEditor';
-import { BenchQuery, QueryType } from '../types';
-import { makeDataSource } from '../test/fixtures';
+import { QueryEditor, RUNS_POLL_MS, parseLabels } from './QueryEditor';
+import { BenchQuery, QueryType, RunListItem } from '../types';
+import { makeDataSource, profilesBody, runsBody } from '../test/fixtures';
 
 /** Field inputs, not the query-type radio buttons of the same name. */
 const field = { selector: 'input:not([type="radio"])' };
@@ -172,5 +172,244 @@ describe('QueryEditor', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent(
       'Could not list the runs: invalid settings: resultsDir: required'
     );
+  });
+
+  it('sends labels and record outputs with the run (#8)', async () => {
+    const { postResource } = setup();
+    postResource.mockResolvedValue({ id: 'run-o', channel: 'ds/bench-uid/runs/run-o' });
+    fireEvent.click(screen.getByRole('button', { name: /Run benchmark/ }));
+    await waitFor(() => expect(screen.getByText('high-parallelism')).toBeInTheDocument());
+    expect(screen.getByTestId('bencher-run-record-outputs')).not.toBeChecked();
+    fireEvent.click(screen.getByTestId('bencher-run-record-outputs'));
+    expect(screen.getByTestId('bencher-run-record-outputs')).toBeChecked();
+    fireEvent.change(screen.getByTestId('bencher-run-labels'), { target: { value: 'team=infra, gpu = h100,' } });
+    fireEvent.click(screen.getByTestId('bencher-run-start'));
+    await waitFor(() =>
+      expect(postResource).toHaveBeenCalledWith('runs', {
+        profile: 'high-parallelism',
+        requests: 100,
+        labels: { team: 'infra', gpu: 'h100' },
+        recordOutputs: true,
+      })
+    );
+  });
+
+  it('refuses labels that are not key=value pairs', async () => {
+    const { postResource } = setup();
+    fireEvent.click(screen.getByRole('button', { name: /Run benchmark/ }));
+    fireEvent.change(screen.getByTestId('bencher-run-labels'), { target: { value: 'team=infra, gpu' } });
+    expect(screen.getByText('"gpu" is not key=value')).toBeInTheDocument();
+    expect(screen.getByTestId('bencher-run-start')).toBeDisabled();
+    fireEvent.click(screen.getByTestId('bencher-run-start'));
+    fireEvent.change(screen.getByTestId('bencher-run-labels'), { target: { value: 'team=infra' } });
+    expect(screen.queryByText('"gpu" is not key=value')).not.toBeInTheDocument();
+    expect(screen.getByTestId('bencher-run-start')).toBeEnabled();
+    expect(postResource).not.toHaveBeenCalled();
+    await waitFor(() => expect(screen.getByText('high-parallelism')).toBeInTheDocument());
+  });
+
+  it('gives every control of the run form, the pickers and the status a bencher- test id', async () => {
+    const { postResource } = setup({ queryType: QueryType.Live });
+    expect(screen.getByTestId('bencher-query-type')).toBeInTheDocument();
+    expect(screen.getByTestId('bencher-run-picker')).toBeInTheDocument();
+    expect(screen.getByTestId('bencher-run-picker-input')).toBeInTheDocument();
+    fireEvent.click(screen.getByTestId('bencher-run-toggle'));
+    const ids = [
+      'bencher-run-form',
+      'bench-run-form',
+      'bencher-run-target',
+      'bencher-run-model',
+      'bencher-run-load',
+      'bencher-run-profile',
+      'bencher-run-profile-input',
+      'bencher-run-bound',
+      'bencher-run-requests',
+      'bencher-run-input-tokens',
+      'bencher-run-output-tokens',
+      'bencher-run-name',
+      'bencher-run-labels',
+      'bencher-run-record-outputs',
+      'bencher-run-start',
+    ];
+    for (const id of ids) {
+      expect(screen.getByTestId(id)).toBeInTheDocument();
+    }
+    // text inputs carry their test id themselves, so a browser test can fill them
+    for (const id of ['bencher-run-name', 'bencher-run-requests', 'bencher-run-labels']) {
+      expect(screen.getByTestId(id).tagName).toBe('INPUT');
+    }
+    fireEvent.click(screen.getByRole('radio', { name: 'Custom' }));
+    expect(screen.getByTestId('bencher-run-concurrency').tagName).toBe('INPUT');
+    expect(screen.getByTestId('bencher-run-rate')).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('radio', { name: 'Duration' }));
+    expect(screen.getByTestId('bencher-run-duration')).toBeInTheDocument();
+
+    postResource.mockResolvedValue({ id: 'run-t', channel: 'ds/bench-uid/runs/run-t' });
+    fireEvent.change(screen.getByTestId('bencher-run-concurrency'), { target: { value: '2' } });
+    fireEvent.click(screen.getByTestId('bencher-run-start'));
+    expect(await screen.findByTestId('bencher-run-status')).toHaveAttribute('data-run-id', 'run-t');
+  });
+
+  it('gives the multi-run picker a test id', async () => {
+    setup({ queryType: QueryType.Outputs });
+    expect(screen.getByTestId('bencher-runs-picker')).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId('bench-query-editor')).toBeInTheDocument());
+  });
+
+  describe('while a run is running', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => {
+      cleanup(); // unmount before the timers left run
+      jest.runOnlyPendingTimers();
+      jest.useRealTimers();
+    });
+
+    /** A data source whose GET /runs answers `current` at the time of the call. */
+    function withRuns(initial: RunListItem[]) {
+      const made = makeDataSource();
+      const state = { current: initial };
+      made.getResource.mockImplementation(async (path: string) => {
+        switch (path) {
+          case 'runs':
+            return { runs: state.current };
+          case 'profiles':
+            return profilesBody;
+        }
+        throw new Error(`unexpected GET ${path}`);
+      });
+      return { ...made, state };
+    }
+    const running: RunListItem = {
+      id: 'run-b',
+      status: 'running',
+      progress: { id: 'run-b', status: 'running', time: '2026-11-27T11:00:00Z', done: 3, total: 10 },
+    };
+    const completed: RunListItem = {
+      id: 'run-b',
+      status: 'completed',
+      header: { name: 'run-b', environment: { start_time: '2026-11-27T11:00:00Z' } },
+    };
+    const runsCalls = (getResource: jest.Mock | jest.SpyInstance) =>
+      getResource.mock.calls.filter((c: unknown[]) => c[0] === 'runs').length;
+
+    it('the run picker asks again until the run has ended (#9)', async () => {
+      const { ds, getResource, state } = withRuns([runsBody.runs[0], running]);
+      render(
+        <QueryEditor
+          datasource={ds}
+          query={{ refId: 'A', queryType: QueryType.Live, runId: 'run-b' }}
+          onChange={jest.fn()}
+          onRunQuery={jest.fn()}
+        />
+      );
+      expect(await screen.findByText(/run-b \(running/)).toBeInTheDocument();
+      expect(runsCalls(getResource)).toBe(1);
+
+      // still running: the next poll keeps it so
+      await act(async () => {
+        jest.advanceTimersByTime(RUNS_POLL_MS);
+      });
+      expect(runsCalls(getResource)).toBe(2);
+      expect(screen.getByText(/run-b \(running/)).toBeInTheDocument();
+
+      // the run ends: the picker says so at the next poll
+      state.current = [runsBody.runs[0], completed];
+      await act(async () => {
+        jest.advanceTimersByTime(RUNS_POLL_MS);
+      });
+      expect(await screen.findByText(/run-b \(completed/)).toBeInTheDocument();
+      expect(screen.queryByText(/run-b \(running/)).not.toBeInTheDocument();
+
+      // nothing runs any more: no more polls
+      const calls = runsCalls(getResource);
+      await act(async () => {
+        jest.advanceTimersByTime(RUNS_POLL_MS * 5);
+      });
+      expect(runsCalls(getResource)).toBe(calls);
+    });
+
+    it('does not poll when no run is running', async () => {
+      const { ds, getResource } = withRuns([runsBody.runs[0]]);
+      render(
+        <QueryEditor
+          datasource={ds}
+          query={{ refId: 'A', queryType: QueryType.Run, runId: 'run-a' }}
+          onChange={jest.fn()}
+          onRunQuery={jest.fn()}
+        />
+      );
+      expect(await screen.findByText(/nightly \(completed/)).toBeInTheDocument();
+      await act(async () => {
+        jest.advanceTimersByTime(RUNS_POLL_MS * 5);
+      });
+      expect(runsCalls(getResource)).toBe(1);
+    });
+
+    it('stops polling when the editor is closed', async () => {
+      const { ds, getResource } = withRuns([running]);
+      const { unmount } = render(
+        <QueryEditor
+          datasource={ds}
+          query={{ refId: 'A', queryType: QueryType.Live, runId: 'run-b' }}
+          onChange={jest.fn()}
+          onRunQuery={jest.fn()}
+        />
+      );
+      expect(await screen.findByText(/run-b \(running/)).toBeInTheDocument();
+      unmount();
+      await act(async () => {
+        jest.advanceTimersByTime(RUNS_POLL_MS * 5);
+      });
+      expect(runsCalls(getResource)).toBe(1);
+    });
+
+    it('the status line follows the started run to its end, and can cancel it', async () => {
+      const { ds, postResource, state } = withRuns([runsBody.runs[0]]);
+      postResource.mockImplementation(async (path: string) => {
+        if (path === 'runs') {
+          state.current = [runsBody.runs[0], running];
+          return { id: 'run-b', channel: 'ds/bench-uid/runs/run-b' };
+        }
+        state.current = [runsBody.runs[0], { ...completed, status: 'interrupted' }];
+        return { id: 'run-b', status: 'cancelling' };
+      });
+      render(<QueryEditor datasource={ds} query={{ refId: 'A' }} onChange={jest.fn()} onRunQuery={jest.fn()} />);
+      fireEvent.click(screen.getByTestId('bencher-run-toggle'));
+      await waitFor(() => expect(screen.getByText('high-parallelism')).toBeInTheDocument());
+      fireEvent.click(screen.getByTestId('bencher-run-start'));
+      const status = await screen.findByTestId('bencher-run-status');
+      expect(status).toHaveAttribute('data-run-id', 'run-b');
+      await waitFor(() => expect(status).toHaveAttribute('data-status', 'running'));
+      expect(screen.getByTestId('bencher-run-status-text')).toHaveTextContent('running: 3 of 10 requests');
+
+      // the cancel ends the run; the editor asks for the runs at once
+      fireEvent.click(screen.getByTestId('bencher-run-cancel'));
+      await waitFor(() =>
+        expect(screen.getByTestId('bencher-run-status')).toHaveAttribute('data-status', 'interrupted')
+      );
+      expect(postResource).toHaveBeenCalledWith('runs/run-b/cancel', {});
+      expect(screen.getByTestId('bencher-run-status-text')).toHaveTextContent('interrupted');
+      expect(screen.queryByTestId('bencher-run-cancel')).not.toBeInTheDocument();
+    });
+  });
+});
+
+describe('parseLabels', () => {
+  it('reads comma-separated key=value pairs', () => {
+    expect(parseLabels('')).toEqual({ labels: {} });
+    expect(parseLabels(' team=infra ,gpu= h100, ,empty=')).toEqual({
+      labels: { team: 'infra', gpu: 'h100', empty: '' },
+    });
+    expect(parseLabels('url=http://x/?a=b')).toEqual({ labels: { url: 'http://x/?a=b' } });
+  });
+
+  it('says what is wrong', () => {
+    expect(parseLabels('team').error).toBe('"team" is not key=value');
+    expect(parseLabels('=x').error).toBe('"=x" has no key');
+    expect(parseLabels('a=1, a=2').error).toBe('"a" is given twice');
+    expect(parseLabels(`${'k'.repeat(101)}=v`).error).toMatch(/longer than 100 characters/);
+    expect(parseLabels(`k=${'v'.repeat(201)}`).error).toMatch(/value of "k" is longer than 200/);
+    const many = Array.from({ length: 33 }, (_, i) => `k${i}=v`).join(',');
+    expect(parseLabels(many).error).toBe('more than 32 labels');
   });
 });
