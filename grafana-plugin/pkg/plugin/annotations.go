@@ -80,7 +80,7 @@ func annotationText(h *results.Header) string {
 		parts = append(parts, "model "+h.Environment.Model)
 	}
 	for _, c := range []string{"requests", "success_rate", "ttft_p95", "output_throughput"} {
-		if v, ok := h.Summary.Value(c); ok {
+		if v, ok := summaryValue(&h.Summary, c); ok { // absent values are left out, not 0
 			parts = append(parts, fmt.Sprintf("%s %.4g", c, v))
 		}
 	}

@@ -285,3 +285,32 @@ func TestViewsOfRunsWithoutValues(t *testing.T) {
 		" was recorded without outputs, so its prompts and generated texts are empty: record them with --record-outputs (bencher CLI) " +
 		"or the record outputs option of the query editor's Run benchmark"}, of.Meta.Notices[0])
 }
+
+// An annotation describes a run by the values it has: none written as 0.
+func TestAnnotationTextLeavesOutAbsentValues(t *testing.T) {
+	t.Parallel()
+	dir, runs := unmeasuredDir(t)
+	ds := newDatasource(t, dir, plugintest.NewLogger())
+	resp := runQueries(t, ds, dataQuery(t, "A", plugin.QueryTypeAnnotations, nil, allTime()))
+	require.NoError(t, resp.Responses["A"].Error)
+	text, _ := resp.Responses["A"].Frames[0].FieldByName("text")
+	require.NotNil(t, text)
+	tests := []struct {
+		row          int
+		want, absent []string
+	}{
+		{0, []string{"requests 10", "success_rate 1", "ttft_p95 ", "output_throughput "}, nil},
+		{1, []string{"requests 0"}, []string{"success_rate", "ttft_p95", "output_throughput"}},
+		{2, []string{"requests 5", "success_rate 0", "output_throughput 0"}, []string{"ttft_p95"}},
+	}
+	for _, tt := range tests {
+		got := text.At(tt.row).(string)
+		assert.Contains(t, got, runs[tt.row].ID)
+		for _, w := range tt.want {
+			assert.Contains(t, got, w)
+		}
+		for _, a := range tt.absent {
+			assert.NotContains(t, got, a)
+		}
+	}
+}
