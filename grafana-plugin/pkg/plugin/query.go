@@ -48,8 +48,10 @@ type RunsQuery struct {
 //	{"queryType": "trend", "value": "ttft_p95", "profile": "chat"}
 //
 // It returns one time series per profile of the summary value Value (a
-// stats.Summary.Value name), one point per run that started in the time
-// range; runs whose summary lacks the value are left out.
+// stats.Summary.Value name), one point per completed run that started in
+// the time range (see TrendFrames); runs without measured requests and runs
+// whose summary lacks the value are left out, and runs that did not
+// complete unless Status asks for their status.
 type TrendQuery struct {
 	Filter
 	Value string `json:"value"`
