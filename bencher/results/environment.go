@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/sim"
 )
 
 // idTimeLayout is the time part of an ID: UTC, to the second.
@@ -63,23 +64,56 @@ func RedactURL(raw string) string {
 	return u.String()
 }
 
-// BuildVersion returns the bencher's version from the build information:
-// the main module's version, or "devel" with the VCS revision when built
-// from a checkout.
+// version, when stamped at link time, is the bencher's version and takes
+// precedence over the build information:
+//
+//	go build -ldflags "-X github.com/benchstation/benchstation/bencher/results.version=v1.2.3"
+var version string
+
+// BuildVersion returns the version of the bencher (the CLI, the Grafana
+// plugin, anything that writes run documents): the version stamped with
+// -ldflags -X (see version); else the main module's version from the build
+// information (a tag, or a pseudo-version that Go stamps from the VCS);
+// else the VCS revision's first 12 hex digits, with "-dirty" when the
+// working tree was modified; "devel" only when the binary knows none of
+// these (built with -buildvcs=false outside a module version, or a test).
 func BuildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
+	bi, _ := debug.ReadBuildInfo() // nil when the binary has none
+	return buildVersion(version, bi)
+}
+
+// buildVersion is BuildVersion with its inputs given: stamped, and the
+// build information (nil when there is none).
+func buildVersion(stamped string, bi *debug.BuildInfo) string {
+	if v := strings.TrimSpace(stamped); v != "" {
+		return v
+	}
+	if bi == nil {
+		return "devel"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
+	var rev string
+	var dirty bool
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "devel-" + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
 	}
-	return "devel"
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
 }
 
 // newEnvironment returns the environment section of a run.
@@ -106,6 +140,30 @@ func newEnvironment(res *bencher.Result, m Meta) Environment {
 // ErrNoVersion is returned by ServerVersion when the server has no
 // /version endpoint (any answer other than 200).
 var ErrNoVersion = errors.New("results: the server serves no version")
+
+// Server is what a target's server says it is.
+type Server struct {
+	// Version is what its GET /version reported ("" when unknown).
+	Version string
+	// Simulated is true when it is the bencher's simulator (bencher sim, or
+	// an embedded one reached by URL): its version says so (sim.IsVersion).
+	Simulated bool
+}
+
+// DetectServer asks the server at target (an OpenAI base URL) what it is:
+// its version (ServerVersion) and whether it is the bencher's simulator.
+// It is the one detection of the bencher CLI and the Grafana plugin, which
+// store it as the documents' environment.server_version and
+// environment.simulated (Meta.ServerVersion, Meta.Simulated). A server
+// without /version gives the zero Server and an error wrapping
+// ErrNoVersion; hc and ctx are as for ServerVersion.
+func DetectServer(ctx context.Context, hc *http.Client, target string) (Server, error) {
+	v, err := ServerVersion(ctx, hc, target)
+	if err != nil {
+		return Server{}, err
+	}
+	return Server{Version: v, Simulated: sim.IsVersion(v)}, nil
+}
 
 // ServerVersion asks the server at target (an OpenAI base URL such as
 // "http://host:8000/v1") for its version: GET /version at the server's
