@@ -2,6 +2,7 @@ package sim
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -41,9 +42,17 @@ const (
 	DefaultShutdownGrace = 5 * time.Second
 	// CharsPerToken is the number of prompt bytes counted as one token.
 	CharsPerToken = 4
+	// VersionSuffix ends the version that the simulator's GET /version
+	// reports, so that a simulator in another process (bencher sim) is
+	// known as one: see IsVersion.
+	VersionSuffix = "+benchstation-sim"
 	// Version is what GET /version reports.
-	Version = "0.1.0+benchstation-sim"
+	Version = "0.1.0" + VersionSuffix
 )
+
+// IsVersion reports whether v, what a server's GET /version reported, is
+// the simulator's (it ends with VersionSuffix).
+func IsVersion(v string) bool { return strings.HasSuffix(v, VersionSuffix) }
 
 // Option configures a Server.
 type Option func(*config)

@@ -18,10 +18,6 @@ import (
 // embeddedAddr is where the embedded simulator listens: a free loopback port.
 const embeddedAddr = "127.0.0.1:0"
 
-// simVersionSuffix ends the version that the simulator's /version reports
-// (sim.Version), so that a simulator in another process is known as one.
-const simVersionSuffix = "+benchstation-sim"
-
 // versionTimeout limits the GET /version of a target.
 const versionTimeout = 5 * time.Second
 
@@ -58,11 +54,10 @@ func openTarget(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger
 	}
 	vctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
-	v, err := results.ServerVersion(vctx, hc, o.target)
+	srv, err := results.DetectServer(vctx, hc, o.target)
 	switch {
 	case err == nil:
-		t.version = v
-		t.simulated = strings.HasSuffix(v, simVersionSuffix)
+		t.version, t.simulated = srv.Version, srv.Simulated
 	case !errors.Is(err, results.ErrNoVersion):
 		log.Debug("the target's version is unknown", "err", err)
 	}
