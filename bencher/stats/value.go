@@ -43,8 +43,14 @@ import (
 //
 // goodput, good_requests and slo_attainment exist only when the summary
 // was made with SLOs; an extra percentile only when it was asked for. A
-// count of errors or statuses that did not occur is 0, found.
+// count of errors or statuses that did not occur is 0, found. Values that
+// need measurements are absent without them: the statistics (all but the
+// count) of a distribution without samples, and the ratios, rates and
+// concurrencies of a summary that is not Measured.
 func (s Summary) Value(name string) (float64, bool) {
+	if s.absent(name) {
+		return 0, false
+	}
 	if v, ok := s.scalar(name); ok {
 		return v, true
 	}
@@ -84,7 +90,7 @@ func IsValueName(name string) bool {
 	if i < 0 || !slices.Contains(distributionNames(), name[:i]) {
 		return false
 	}
-	if _, ok := (Distribution{}).stat(name[i+1:]); ok {
+	if _, ok := (Distribution{Count: 1}).stat(name[i+1:]); ok {
 		return true
 	}
 	_, ok := parsePercentile(name[i+1:])
@@ -255,6 +261,11 @@ func (d Distribution) stat(name string) (float64, bool) {
 	switch name {
 	case "count":
 		return float64(d.Count), true
+	}
+	if d.Count == 0 { // no samples: no statistics
+		return 0, false
+	}
+	switch name {
 	case "mean":
 		return d.Mean, true
 	case "std":

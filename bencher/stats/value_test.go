@@ -1,8 +1,12 @@
 package stats
 
 import (
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/bencher"
@@ -78,9 +82,12 @@ func TestSummaryValue(t *testing.T) {
 func TestValueNames(t *testing.T) {
 	t.Parallel()
 	withSLOs := Summarize(schedule(), WithSLOs(SLO{Metric: MetricE2EL, Max: msd(1)}))
-	without := Summarize(nil)
+	without := Summarize(schedule())
 	for _, name := range ValueNames() {
 		require.True(t, IsValueName(name), name)
+		if strings.HasPrefix(name, "failed_e2el_") && name != "failed_e2el_count" {
+			continue // schedule's requests all succeed: no failed E2EL
+		}
 		_, found := withSLOs.Value(name)
 		require.True(t, found, name)
 		if name != "goodput" && name != "good_requests" && name != "slo_attainment" {
@@ -90,6 +97,48 @@ func TestValueNames(t *testing.T) {
 	}
 	_, found := without.Value("goodput")
 	require.False(t, found, "goodput exists only with SLOs")
+}
+
+// TestValuesWithoutMeasurements: a summary without measured requests (none,
+// or only requests canceled by a stop) has its counts, and no statistic,
+// rate or ratio, which would read as a real 0.
+func TestValuesWithoutMeasurements(t *testing.T) {
+	t.Parallel()
+	canceled := []bencher.Record{{Index: 0, Error: bencher.ErrCanceled, End: msd(5)}, {Index: 1, Error: bencher.ErrCanceled, End: msd(6)}}
+	for name, records := range map[string][]bencher.Record{"none": nil, "canceled": canceled} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := Summarize(records, WithSLOs(SLO{Metric: MetricE2EL, Max: msd(1)}))
+			assert.False(t, s.Measured())
+			for _, name := range []string{"requests", "failed", "ttft_count", "e2el_count", "errors_canceled", "good_requests"} {
+				_, found := s.Value(name)
+				assert.True(t, found, name)
+			}
+			for _, name := range []string{"ttft_p95", "ttft_mean", "e2el_p50", "itl_max", "success_rate",
+				"error_rate", "request_throughput", "output_throughput", "goodput", "slo_attainment", "concurrency"} {
+				_, found := s.Value(name)
+				assert.False(t, found, name)
+			}
+			raw, err := json.Marshal(s)
+			require.NoError(t, err)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(raw, &m))
+			for _, key := range []string{"success_rate", "request_throughput", "output_throughput", "total_token_throughput"} {
+				assert.NotContains(t, m, key)
+			}
+			for _, key := range []string{"ttft_ms", "itl_ms", "e2el_ms", "tpot_ms"} {
+				assert.Equal(t, map[string]any{"count": 0.0}, m[key], key)
+			}
+			var back Summary
+			require.NoError(t, json.Unmarshal(raw, &back))
+			assert.Equal(t, s.Requests, back.Requests)
+		})
+	}
+	measured := Summarize(append(slices.Clone(canceled), bencher.Record{Index: 2, Error: bencher.ErrTimeout, End: msd(7)}))
+	assert.True(t, measured.Measured(), "a request that failed by itself is a measurement")
+	v, found := measured.Value("success_rate")
+	assert.True(t, found)
+	assert.Zero(t, v)
 }
 
 func TestIsValueName(t *testing.T) {
