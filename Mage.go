@@ -134,6 +134,21 @@ func Test() error {
 	return sh.RunV("npm", "--prefix", "grafana-plugin", "run", "test:ci")
 }
 
+// E2E runs the end-to-end suite against a real Grafana: it builds the
+// plugin (frontend and backend, after npm ci, which also installs
+// Playwright and @grafana/plugin-e2e), then runs TestGrafanaEndToEnd,
+// which starts Grafana from ../shared/tools/grafana with the repository's
+// provisioning, Prometheus, the simulator and the exporter, starts two
+// runs through the plugin and opens every dashboard and the query editor
+// in Debian's chromium. Screenshots go to grafana-plugin/e2e-output (or
+// $E2E_OUTPUT_DIR). Without ../shared/tools/grafana the test skips.
+func E2E() error {
+	mg.Deps(Plugin)
+	e := env()
+	e["BENCHSTATION_E2E"] = "1"
+	return sh.RunWithV(e, "go", "test", "-count=1", "-timeout", "25m", "-run", "^TestGrafanaEndToEnd$", "-v", "./internal/stacktest/")
+}
+
 // NpmCI installs the plugin frontend's dependencies from package-lock.json.
 func NpmCI() error {
 	return sh.RunV("npm", "--prefix", "grafana-plugin", "ci", "--no-audit", "--no-fund")

@@ -1,0 +1,138 @@
+// Every panel of every provisioned dashboard, opened in Chromium against a
+// real Grafana with data behind it: no panel is in an error state, none
+// says "No data" unless it only has data after an event, and each shows
+// its visualization (a canvas, table rows, a stat value or text).
+import { expect, test, type DashboardPage } from './fixtures';
+import type { Locator, Page } from '@playwright/test';
+import { expectations, exempt, type Expectation } from './expectations';
+
+const out = process.env.E2E_OUTPUT_DIR ?? 'e2e-output';
+
+/** A panel of a dashboard's JSON model. */
+interface PanelModel {
+  type: string;
+  title: string;
+  panels?: PanelModel[];
+}
+
+/** What a panel showed once it settled. */
+interface Seen {
+  error: string | null;
+  noData: boolean;
+  canvas: number;
+  rows: number;
+  text: string;
+}
+
+/** The dashboard's panels (rows' own panels included), rows left out. */
+function flatten(panels: PanelModel[]): PanelModel[] {
+  return panels.flatMap((p) => (p.type === 'row' ? flatten(p.panels ?? []) : [p]));
+}
+
+/** Reads what the panel shows now. */
+async function look(panel: Locator, errorIcon: Locator): Promise<Seen> {
+  const error = (await errorIcon.count()) > 0 ? ((await errorIcon.first().getAttribute('aria-label')) ?? 'error') : null;
+  return {
+    error,
+    noData: (await panel.getByText('No data', { exact: true }).count()) > 0,
+    canvas: await panel.locator('canvas').count(),
+    rows: await panel.locator('[role="row"]').count(),
+    text: (await panel.innerText()).trim(),
+  };
+}
+
+/** Whether a panel of this kind shows its visualization. */
+function drawn(kind: Expectation['shows'], seen: Seen, title: string): boolean {
+  const body = seen.text.replace(title, '').trim();
+  switch (kind) {
+    case 'canvas':
+      return seen.canvas > 0;
+    case 'table':
+      return seen.rows >= 2; // the header row and at least one row of data
+    case 'value':
+    case 'text':
+      return body.length > 0 && !seen.noData;
+  }
+}
+
+/** Hovers the error icon to read the panel's error message. */
+async function errorText(page: Page, icon: Locator): Promise<string> {
+  await icon.first().hover().catch(() => undefined);
+  const tip = page.locator('[role="tooltip"]');
+  return (await tip.count()) > 0 ? (await tip.first().innerText()).trim() : 'error';
+}
+
+/** Checks every panel of the dashboard uid and returns its problems. */
+async function checkPanels(page: Page, dashboard: DashboardPage, panels: PanelModel[], uid: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const p of panels) {
+    const want = expectations(uid, p.type, p.title);
+    const panel = dashboard.getPanelByTitle(p.title);
+    await panel.scrollIntoView();
+    if ((await panel.locator.count()) === 0) {
+      problems.push(`${p.title}: not on the page`);
+      continue;
+    }
+    let seen = await look(panel.locator, panel.getErrorIcon());
+    // A panel settles once it drew, failed, or said it has no data.
+    await expect
+      .poll(
+        async () => {
+          seen = await look(panel.locator, panel.getErrorIcon());
+          return seen.error !== null || drawn(want.shows, seen, p.title) || seen.noData;
+        },
+        { timeout: 30_000, message: `${uid} / ${p.title} settles` }
+      )
+      .toBe(true)
+      .catch(() => undefined);
+    if (seen.error !== null) {
+      problems.push(`${p.title}: error state (${await errorText(page, panel.getErrorIcon())})`);
+    } else if (seen.noData && !want.eventOnly) {
+      problems.push(`${p.title}: "No data"`);
+    } else if (!seen.noData && !drawn(want.shows, seen, p.title)) {
+      problems.push(`${p.title}: no ${want.shows} drawn (text: ${JSON.stringify(seen.text.slice(0, 200))})`);
+    }
+  }
+  return problems;
+}
+
+const dashboards = [
+  { uid: 'benchstation-gpu-vllm', from: 'now-15m' },
+  { uid: 'benchstation-benchmarks', from: 'now-30m' },
+  { uid: 'benchstation-batch-jobs', from: 'now-15m' },
+];
+
+for (const d of dashboards) {
+  test(`every panel of ${d.uid} draws`, async ({ gotoDashboardPage, page, request }) => {
+    const resp = await request.get(`/api/dashboards/uid/${d.uid}`);
+    expect(resp.ok(), `GET /api/dashboards/uid/${d.uid}`).toBeTruthy();
+    const model = (await resp.json()).dashboard as { panels: PanelModel[] };
+    const panels = flatten(model.panels);
+    expect(panels.length).toBeGreaterThan(0);
+
+    const dashboard = await gotoDashboardPage({
+      uid: d.uid,
+      queryParams: new URLSearchParams({ from: d.from, to: 'now' }),
+    });
+    const problems = (await checkPanels(page, dashboard, panels, d.uid)).filter((p) => !exempt(d.uid, p));
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: `${out}/${d.uid}.png`, fullPage: true });
+    expect(problems, `${d.uid}: ${problems.length} of ${panels.length} panels do not draw`).toEqual([]);
+  });
+}
+
+// Before any run exists, the Benchmarks dashboard is a place to start, not
+// a wall of errors: no panel of the bencher data source fails (they say
+// how to start a run), and the GPU and vLLM panels draw as usual.
+test('the Benchmarks dashboard before any run has no error @empty', async ({ gotoDashboardPage, page, request }) => {
+  const uid = 'benchstation-benchmarks';
+  const resp = await request.get(`/api/dashboards/uid/${uid}`);
+  const panels = flatten(((await resp.json()).dashboard as { panels: PanelModel[] }).panels);
+  const dashboard = await gotoDashboardPage({ uid, queryParams: new URLSearchParams({ from: 'now-30m', to: 'now' }) });
+  const problems = (await checkPanels(page, dashboard, panels, uid))
+    // No run: the bencher's panels have nothing to draw yet.
+    .filter((p) => !/: ("No data"|no (canvas|table|value|text) drawn)/.test(p));
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: `${out}/${uid}-before-any-run.png`, fullPage: true });
+  expect(problems, `${uid} before any run`).toEqual([]);
+});
