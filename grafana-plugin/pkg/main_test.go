@@ -237,12 +237,12 @@ func checkLiveMetrics(ctx context.Context, t *testing.T, conn *grpc.ClientConn, 
 		}
 	}
 	got, run := bencher.String(), `run_id="`+runID+`"`
-	assert.Contains(t, got, `bencher_requests_total{outcome="ok",profile="",`+run+`} 5`+"\n")
-	assert.Contains(t, got, `bencher_requests_total{outcome="http_status",profile="",`+run+`} 0`+"\n")
+	assert.Contains(t, got, `bencher_requests_total{outcome="ok",profile="custom-c5-in8-out4",`+run+`} 5`+"\n")
+	assert.Contains(t, got, `bencher_requests_total{outcome="http_status",profile="custom-c5-in8-out4",`+run+`} 0`+"\n")
 	assert.Regexp(t, `bencher_run_info\{api="completions",mode="closed_loop",model="`+regexp.QuoteMeta(sim.DefaultModel)+
-		`",profile="",`+run+`,simulated="true",target="http://127\.0\.0\.1:\d+/v1"\} 1\n`, got)
-	assert.Contains(t, got, `bencher_e2e_request_latency_seconds_bucket{profile="",`+run+`,le="+Inf"} 5`+"\n")
-	assert.Contains(t, got, `bencher_requests_in_flight{profile="",`+run+`} 0`+"\n")
+		`",profile="custom-c5-in8-out4",`+run+`,simulated="true",target="http://127\.0\.0\.1:\d+/v1"\} 1\n`, got)
+	assert.Contains(t, got, `bencher_e2e_request_latency_seconds_bucket{profile="custom-c5-in8-out4",`+run+`,le="+Inf"} 5`+"\n")
+	assert.Contains(t, got, `bencher_requests_in_flight{profile="custom-c5-in8-out4",`+run+`} 0`+"\n")
 	assert.Equal(t, 1, strings.Count(text, "# TYPE go_goroutines "), "the Go collector once")
 }
 

@@ -194,7 +194,8 @@ func checkLiveMetricsOverGRPC(ctx context.Context, t *testing.T, tp datasourcete
 	mfs, lines = collectMetrics(ctx, t, tp)
 	assert.Equal(t, instances+1, instancesCreated(t, mfs), "a new instance ran the second run")
 	checkRunMetrics(t, mfs, lines, first, "high-parallelism")
-	checkRunMetrics(t, mfs, lines, second, "")
+	checkRunMetrics(t, mfs, lines, second, "custom-c2-in512-out128")
+	assert.Equal(t, "custom-c2-in512-out128", second.Header.Profile, "a custom load's profile key")
 }
 
 // instancesCreated returns the SDK's count of the data source instances it

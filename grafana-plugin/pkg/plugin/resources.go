@@ -51,8 +51,48 @@ func (d *Datasource) newResourceMux() http.Handler {
 	mux.HandleFunc("POST /runs/{id}/cancel", d.editorOnly(d.handleCancel))
 	mux.HandleFunc("POST /import", d.editorOnly(d.handleImport))
 	mux.HandleFunc("GET /profiles", d.handleProfiles)
-	return mux
+	return withBody(mux)
 }
+
+// withBody gives every request a body: the SDK's adapter leaves
+// http.Request.Body nil when Grafana sends none, which handlers that read
+// it would dereference.
+func withBody(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil {
+			r.Body = http.NoBody
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Messages of an empty POST /runs or POST /import.
+const (
+	emptySpecMessage = `the request body is empty: send a run spec as JSON, such as ` +
+		`{"profile": "high-parallelism", "requests": 100} (see RunSpec)`
+	emptyImportMessage = "the request body is empty: send a run document as JSON (the .json file a bencher run wrote)"
+)
+
+// readBody reads a request body of at most limit bytes. It returns
+// errEmptyBody for a body of only white space, and errTooLarge beyond limit.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("body: unreadable: %w", err)
+	case int64(len(raw)) > limit:
+		return nil, fmt.Errorf("%w: larger than %d bytes", errTooLarge, limit)
+	case len(bytes.TrimSpace(raw)) == 0:
+		return nil, errEmptyBody
+	}
+	return raw, nil
+}
+
+// Errors of readBody.
+var (
+	errEmptyBody = errors.New("the request body is empty")
+	errTooLarge  = errors.New("body: too large")
+)
 
 // CallResource serves the resource endpoints (see the package doc).
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
@@ -108,10 +148,17 @@ func (d *Datasource) handleStart(w http.ResponseWriter, r *http.Request) {
 	if !d.usable(w) {
 		return
 	}
-	spec, err := decodeSpec(io.LimitReader(r.Body, maxSpecBytes))
+	raw, err := readBody(r, maxSpecBytes)
+	if errors.Is(err, errEmptyBody) {
+		writeError(w, http.StatusBadRequest, emptySpecMessage)
+		return
+	}
 	var p *runPlan
 	if err == nil {
-		p, err = spec.plan(d.settings)
+		var spec RunSpec
+		if spec, err = decodeSpec(bytes.NewReader(raw)); err == nil {
+			p, err = spec.plan(d.settings)
+		}
 	}
 	var se *specError
 	switch {
@@ -217,8 +264,12 @@ func (d *Datasource) handleImport(w http.ResponseWriter, r *http.Request) {
 	if !d.usable(w) {
 		return
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxImportBytes+1))
-	if err != nil || len(raw) > maxImportBytes {
+	raw, err := readBody(r, maxImportBytes)
+	switch {
+	case errors.Is(err, errEmptyBody):
+		writeError(w, http.StatusBadRequest, emptyImportMessage)
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("body: unreadable or larger than %d MiB", maxImportBytes>>20))
 		return
 	}

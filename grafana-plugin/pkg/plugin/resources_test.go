@@ -3,11 +3,14 @@ package plugin_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/bencher/workload"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
 )
@@ -398,4 +402,184 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 	for _, o := range outputs {
 		assert.NotContains(t, o, testAPIKey)
 	}
+}
+
+func TestEmptyBody(t *testing.T) {
+	t.Parallel()
+	ds := simDatasource(t, t.TempDir(), map[string]any{}, plugintest.NewLogger())
+	const spec = `the request body is empty: send a run spec as JSON, such as {"profile": "high-parallelism", "requests": 100} (see RunSpec)`
+	const doc = "the request body is empty: send a run document as JSON (the .json file a bencher run wrote)"
+	tests := []struct {
+		name, method, path, body string
+		code                     int
+		msg                      string
+	}{
+		{"start, no body", http.MethodPost, "runs", "", 400, spec},
+		{"start, white space", http.MethodPost, "runs", " \n\t", 400, spec},
+		{"import, no body", http.MethodPost, "import", "", 400, doc},
+		{"import, white space", http.MethodPost, "import", "\n", 400, doc},
+		{"start, too large", http.MethodPost, "runs", `{"name": "` + strings.Repeat("n", 70<<10) + `"}`, 400,
+			"body: too large: larger than 65536 bytes"},
+		{"cancel, no body", http.MethodPost, "runs/nope/cancel", "", 404, `no running run with id "nope"`},
+		{"list, no body", http.MethodGet, "runs", "", 200, ""},
+		{"get, no body", http.MethodGet, "runs/nope", "", 404, `no run with id "nope"`},
+		{"profiles, no body", http.MethodGet, "profiles", "", 200, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := call(t, ds, "Editor", tc.method, tc.path, tc.body)
+			require.Equal(t, tc.code, code, body)
+			if tc.msg != "" {
+				assert.Equal(t, tc.msg, errorOf(t, body))
+			}
+		})
+	}
+}
+
+func TestCustomProfileKey(t *testing.T) {
+	t.Parallel()
+	dist := func(s string) workload.Dist {
+		d, err := workload.ParseDist(s)
+		require.NoError(t, err)
+		return d
+	}
+	tests := []struct {
+		name          string
+		concurrency   int
+		rate          float64
+		input, output workload.Dist
+		want          string
+	}{
+		{"closed loop, defaults", 300, 0, workload.Dist{}, workload.Dist{}, "custom-c300-in512-out128"},
+		{"closed loop", 4, 0, dist("1024"), dist("64"), "custom-c4-in1024-out64"},
+		{"open loop", 0, 20, dist("512"), dist("128"), "custom-r20-in512-out128"},
+		{"fractional rate", 0, 2.5, workload.Dist{}, workload.Dist{}, "custom-r2.5-in512-out128"},
+		{"capped open loop", 50, 20, workload.Dist{}, dist("32"), "custom-r20-c50-in512-out32"},
+		{"uniform and normal", 8, 0, dist("256:1024"), dist("128~16"), "custom-c8-in256:1024-out128~16"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, plugin.CustomProfileKey(tc.concurrency, tc.rate, tc.input, tc.output))
+		})
+	}
+}
+
+// fakePrometheus serves Prometheus's instant-query API: the scrape probes
+// answer a time after any run, the GPU memory and energy queries fixed
+// numbers, every other query 0.5. It records the queries.
+func fakePrometheus(t *testing.T) (*httptest.Server, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/query" || r.ParseForm() != nil {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.Form.Get("query")
+		mu.Lock()
+		got = append(got, q)
+		mu.Unlock()
+		v := "0.5"
+		switch {
+		case strings.HasPrefix(q, "min(timestamp("):
+			v = strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+		case strings.Contains(q, "nvidia_gpu_memory_used_bytes"):
+			v = "8000000000"
+		case strings.Contains(q, "nvidia_gpu_energy_consumed_joules_total"):
+			v = "1234"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,%q]}]}}`,
+			time.Now().Unix(), v)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
+// startSimServer starts the bencher's simulator as `bencher sim` serves it
+// (a server of its own, reached by URL) and returns its base URL.
+func startSimServer(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	base, wait, err := sim.New(sim.WithDecodeTime(time.Millisecond, 0)).Start(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cancel()
+		_ = wait()
+	})
+	return base
+}
+
+// runToDocument starts a run with the spec as an Editor, follows it to its
+// end and returns its document.
+func runToDocument(t *testing.T, ds *plugin.Datasource, dir, spec string) *results.Document {
+	t.Helper()
+	code, body := call(t, ds, "Editor", http.MethodPost, "runs", spec)
+	require.Equal(t, http.StatusCreated, code, body)
+	var started plugin.StartResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	require.NoError(t, ds.RunStream(context.Background(), &backend.RunStreamRequest{Path: started.Channel},
+		backend.NewStreamSender(&packetSender{})))
+	doc, err := results.Read(filepath.Join(dir, started.ID+".json"))
+	require.NoError(t, err)
+	return doc
+}
+
+// TestRunAgainstSimServer runs against a simulator in a server of its
+// own, as `bencher sim` is, with the data source's Prometheus: the
+// document says it is simulated, with the simulator's version, as the
+// CLI's do, and holds what Prometheus saw.
+func TestRunAgainstSimServer(t *testing.T) {
+	t.Parallel()
+	target := startSimServer(t)
+	prom, queries := fakePrometheus(t)
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	ds := simDatasource(t, dir, map[string]any{"allowedHosts": []string{u.Host}, "prometheusUrl": prom.URL + "/"}, plugintest.NewLogger())
+	doc := runToDocument(t, ds, dir, `{"target": "`+target+`/v1", "requests": 4, "concurrency": 2, "outputTokens": "8",
+		"name": "sim-server", "labels": {"gpu": "none"}, "recordOutputs": true}`)
+
+	assert.Equal(t, results.StatusCompleted, doc.Status, doc.Error)
+	assert.True(t, doc.Environment.Simulated, "bencher sim is known by its /version")
+	assert.Equal(t, sim.Version, doc.Environment.ServerVersion)
+	assert.Equal(t, "custom-c2-in512-out8", doc.Profile)
+	assert.Equal(t, map[string]string{"gpu": "none"}, doc.Labels)
+	assert.Equal(t, "sim-server", doc.Name)
+	assert.Equal(t, 4, doc.Summary.Succeeded)
+	require.Len(t, doc.Records, 4)
+	assert.NotEmpty(t, doc.Records[0].Output, "recordOutputs keeps the generated texts")
+
+	require.NotNil(t, doc.ServerSide, "prometheusUrl gives the run its server side")
+	assert.Equal(t, prom.URL, doc.ServerSide.Source)
+	require.NotNil(t, doc.ServerSide.GPUMemoryPeakBytes)
+	assert.Equal(t, 8e9, *doc.ServerSide.GPUMemoryPeakBytes)
+	require.NotNil(t, doc.ServerSide.EnergyJoules)
+	assert.Equal(t, 1234.0, *doc.ServerSide.EnergyJoules)
+	assert.Contains(t, queries(), "sum(increase(nvidia_gpu_energy_consumed_joules_total[1s]))")
+
+	raw, err := os.ReadFile(filepath.Join(dir, doc.ID+".json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"server_side": {`+"\n"+`    "source": "`+prom.URL+`"`)
+}
+
+// TestEmbeddedSimulatorEnvironment: a run without a target names the
+// simulator's version too, and the bencher's version.
+func TestEmbeddedSimulatorEnvironment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ds := simDatasource(t, dir, map[string]any{}, plugintest.NewLogger())
+	doc := runToDocument(t, ds, dir, `{"requests": 2, "rate": 50, "inputTokens": "16", "outputTokens": "4"}`)
+	assert.Equal(t, results.StatusCompleted, doc.Status, doc.Error)
+	assert.True(t, doc.Environment.Simulated)
+	assert.Equal(t, sim.Version, doc.Environment.ServerVersion)
+	assert.Equal(t, results.BuildVersion(), doc.Environment.BencherVersion)
+	assert.Equal(t, "custom-r50-in16-out4", doc.Profile)
+	assert.Nil(t, doc.ServerSide, "no prometheusUrl, no server side")
 }

@@ -1,10 +1,12 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +19,7 @@ import (
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/sim"
 )
 
@@ -63,7 +66,8 @@ type runManager struct {
 	apiKey  Secret
 	logger  log.Logger
 	simOpts []sim.Option
-	metrics *live.Metrics // nil: the runs have no live metrics
+	metrics *live.Metrics      // nil: the runs have no live metrics
+	prom    *serverside.Client // nil: no prometheusUrl
 
 	mu      sync.Mutex
 	runs    map[string]*liveRun // running, and ended in this instance
@@ -75,8 +79,16 @@ type runManager struct {
 // newRunManager returns the manager of the runs of dir; with metrics not
 // nil, its runs count their requests there.
 func newRunManager(s Settings, logger log.Logger, simOpts []sim.Option, metrics *live.Metrics) *runManager {
-	return &runManager{dir: s.ResultsDir, max: s.MaxConcurrentRuns, apiKey: s.APIKey,
+	m := &runManager{dir: s.ResultsDir, max: s.MaxConcurrentRuns, apiKey: s.APIKey,
 		logger: logger, simOpts: simOpts, metrics: metrics, runs: map[string]*liveRun{}, nowFunc: time.Now}
+	if s.PrometheusURL != "" {
+		prom, err := serverside.New(s.PrometheusURL)
+		if err != nil { // LoadSettings checked the URL: not reached
+			logger.Warn("The runs will have no server side", "prometheusUrl", s.PrometheusURL, "error", err)
+		}
+		m.prom = prom
+	}
+	return m
 }
 
 // running returns the number of runs in progress; the caller holds mu.
@@ -165,7 +177,9 @@ func (m *runManager) writeMarker(r *liveRun) error {
 	return nil
 }
 
-// execute runs r to its end and writes its document.
+// execute runs r to its end and writes its document: with the records
+// gathered so far when it was stopped (a cancel, Dispose, the plugin's
+// shutdown), and with what Prometheus saw when it ran to its end.
 func (m *runManager) execute(ctx context.Context, r *liveRun) {
 	res, meta, err := m.runBench(ctx, r)
 	var stop stopError
@@ -174,6 +188,8 @@ func (m *runManager) execute(ctx context.Context, r *liveRun) {
 	}
 	if res == nil { // it could not start: keep its times for listings
 		res = &bencher.Result{Start: r.start, End: time.Now()}
+	} else if err == nil && ctx.Err() == nil {
+		meta.ServerSide = m.serverSide(ctx, r.id, res)
 	}
 	doc, _, werr := results.WritePartial(m.dir, res, meta, err)
 	if werr != nil {
@@ -186,45 +202,104 @@ func (m *runManager) execute(ctx context.Context, r *liveRun) {
 	m.logger.Info("Benchmark run ended", "id", r.id, "status", r.snapshot().Status)
 }
 
-// runBench starts the simulator if the run needs it and runs the load.
+// serverSide asks the data source's Prometheus (prometheusUrl) what the
+// server side saw during the run, as the bencher CLI's --prometheus-url
+// does; nil without Prometheus or when that fails (the run's document goes
+// without it, with a warning in the log).
+func (m *runManager) serverSide(ctx context.Context, id string, res *bencher.Result) *results.ServerSide {
+	if m.prom == nil {
+		return nil
+	}
+	ss, err := m.prom.Collect(ctx, res.Start, res.End)
+	if err != nil {
+		m.logger.Warn("The run's document is written without its server side", "id", id, "error", err)
+		return nil
+	}
+	return ss
+}
+
+// runTarget is the server a run sends its requests to.
+type runTarget struct {
+	url    string // OpenAI base URL
+	model  string
+	server results.Server
+	close  func()
+}
+
+// openTarget starts the built-in simulator when the plan has no target,
+// or asks the target what it is (results.DetectServer, as the CLI does)
+// and, without a model in the plan, which model it serves.
+func (m *runManager) openTarget(ctx context.Context, p *runPlan, opts []bencher.Option) (*runTarget, error) {
+	if p.target == "" {
+		simCtx, stop := context.WithCancel(context.Background())
+		srv := sim.New(m.simOpts...)
+		base, wait, err := srv.Start(simCtx, "127.0.0.1:0")
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("starting the built-in simulator: %w", err)
+		}
+		return &runTarget{url: base + "/v1", model: cmp.Or(p.model, srv.Model()),
+			server: results.Server{Version: sim.Version, Simulated: true},
+			close:  func() { stop(); _ = wait() }}, nil
+	}
+	t := &runTarget{url: p.target, model: p.model, close: func() {}}
+	vctx, cancel := context.WithTimeout(ctx, DefaultProbeTimeout)
+	srv, err := results.DetectServer(vctx, &http.Client{Transport: bearer{m.apiKey}}, p.target)
+	cancel()
+	switch {
+	case err == nil:
+		t.server = srv
+	case !errors.Is(err, results.ErrNoVersion):
+		m.logger.Debug("The target's version is unknown", "error", err)
+	}
+	if t.model == "" {
+		detected, err := bencher.DetectModel(ctx, p.target, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("finding the target's model (name one with \"model\"): %w", err)
+		}
+		t.model = detected
+	}
+	return t, nil
+}
+
+// bearer sends the API key, when there is one, with the requests of the
+// plugin's own checks (GET /version).
+type bearer struct{ key Secret }
+
+// RoundTrip sends r with the key.
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.key.IsSet() {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.key.Reveal())
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// runBench opens the run's target and runs the load.
 func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result, results.Meta, error) {
 	p := r.plan
 	meta := results.Meta{ID: r.id, Name: p.name, Labels: p.labels, Profile: p.profile,
 		Workload: p.wlMeta, Simulated: p.target == ""}
-	target := p.target
-	if target == "" {
-		simCtx, stop := context.WithCancel(context.Background())
-		defer stop()
-		base, wait, err := sim.New(m.simOpts...).Start(simCtx, "127.0.0.1:0")
-		if err != nil {
-			return nil, meta, fmt.Errorf("starting the built-in simulator: %w", err)
-		}
-		defer func() { stop(); _ = wait() }()
-		target = base + "/v1"
-	}
-	opts := append(slices.Clone(p.options), bencher.WithTarget(target))
+	opts := slices.Clone(p.options)
 	if m.apiKey.IsSet() && p.target != "" {
 		opts = append(opts, bencher.WithAPIKey(m.apiKey.Reveal()))
 	}
-	model := p.model
-	if model == "" && p.target == "" {
-		model = sim.DefaultModel
-	} else if model == "" {
-		detected, err := bencher.DetectModel(ctx, target, opts...)
-		if err != nil {
-			return nil, meta, fmt.Errorf("finding the target's model (name one with \"model\"): %w", err)
-		}
-		model = detected
+	tgt, err := m.openTarget(ctx, p, opts)
+	if err != nil {
+		return nil, meta, err
 	}
+	defer tgt.close()
+	meta.Simulated, meta.ServerVersion = tgt.server.Simulated, tgt.server.Version
 	var obs bencher.Observer = r
 	var lr *live.Run
 	if m.metrics != nil {
-		lr = live.NewRun(live.RunInfo{ID: r.id, Profile: p.profile, Model: model, Target: results.RedactURL(target),
-			API: string(p.api), Mode: p.mode, Simulated: p.target == ""}, m.metrics)
+		lr = live.NewRun(live.RunInfo{ID: r.id, Profile: p.profile, Model: tgt.model, Target: results.RedactURL(tgt.url),
+			API: string(p.api), Mode: p.mode, Simulated: tgt.server.Simulated}, m.metrics)
 		defer lr.Finish()
 		obs = observers{r, lr}
 	}
-	runner, err := bencher.NewRunner(append(opts, bencher.WithModel(model), bencher.WithObserver(obs))...)
+	runner, err := bencher.NewRunner(append(opts, bencher.WithTarget(tgt.url), bencher.WithModel(tgt.model),
+		bencher.WithObserver(obs))...)
 	if err != nil {
 		return nil, meta, fmt.Errorf("configuring the run: %w", err)
 	}

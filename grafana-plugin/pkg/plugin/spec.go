@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,23 @@ func findProfile(name string) (Profile, bool) {
 }
 
 // RunSpec is the JSON body of POST /runs. Unknown fields are rejected.
+//
+// A run with a named Profile is stored under that profile. A custom load
+// (no Profile) is stored under a profile key derived from its load, so
+// that the trend and the alert group runs of the same load together and
+// never with another load:
+//
+//	custom-c<concurrency>-in<input>-out<output>          closed loop
+//	custom-r<rate>-in<input>-out<output>                 open loop
+//	custom-r<rate>-c<concurrency>-in<input>-out<output>  open loop, capped
+//
+// <rate> is the rate in requests per second in its shortest decimal form
+// ("20", "2.5"); <input> and <output> are InputTokens and OutputTokens as
+// length distributions in their canonical form ("512", "256:1024",
+// "512~64"), with the synthetic workload's defaults (512 and 128) when they
+// are not given. For example {"concurrency": 300, "requests": 1000} is
+// custom-c300-in512-out128, and {"rate": 20, "duration": "1m",
+// "outputTokens": "64"} is custom-r20-in512-out64. See CustomProfileKey.
 type RunSpec struct {
 	// Target is the server's OpenAI-compatible base URL; empty means the
 	// data source's default target, or the built-in simulator without one.
@@ -106,6 +124,35 @@ type runPlan struct {
 	options                      []bencher.Option
 	source                       bencher.Workload
 	wlMeta                       results.Workload
+	input, output                workload.Dist // the token lengths, defaults applied
+}
+
+// CustomProfilePrefix begins the profile key of every custom load.
+const CustomProfilePrefix = "custom-"
+
+// CustomProfileKey returns the profile key of a custom load (see RunSpec):
+// concurrency 0 means none (an open loop without a cap), rate 0 a closed
+// loop; zero Dists stand for the synthetic workload's default lengths.
+func CustomProfileKey(concurrency int, rate float64, input, output workload.Dist) string {
+	if input.IsZero() {
+		input = workload.Fixed(workload.DefaultInputTokens)
+	}
+	if output.IsZero() {
+		output = workload.Fixed(workload.DefaultOutputTokens)
+	}
+	var b strings.Builder
+	b.WriteString(CustomProfilePrefix)
+	if rate > 0 {
+		b.WriteString("r" + strconv.FormatFloat(rate, 'f', -1, 64))
+		if concurrency > 0 {
+			b.WriteString("-")
+		}
+	}
+	if concurrency > 0 {
+		b.WriteString("c" + strconv.Itoa(concurrency))
+	}
+	b.WriteString("-in" + input.String() + "-out" + output.String())
+	return b.String()
 }
 
 // decodeSpec reads a RunSpec strictly; errors name the field.
@@ -156,6 +203,9 @@ func (s RunSpec) plan(set Settings) (*runPlan, error) {
 	}
 	if err := s.workload(p); err != nil {
 		return nil, err
+	}
+	if p.profile == "" {
+		p.profile = CustomProfileKey(s.Concurrency, s.Rate, p.input, p.output)
 	}
 	p.options = append(append(p.options, load...), bound...)
 	p.options = append(p.options, bencher.WithRecordOutputs(s.RecordOutputs))
@@ -277,6 +327,7 @@ func (s RunSpec) workload(p *runPlan) error {
 			return badSpec("outputTokens: %v", err)
 		}
 	}
+	p.input, p.output = o.Input, o.Output
 	src, err := workload.NewSynthetic(o)
 	if err != nil {
 		return badSpec("inputTokens/outputTokens: %v", err)
