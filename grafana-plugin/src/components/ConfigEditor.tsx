@@ -1,6 +1,6 @@
 import React, { ChangeEvent } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { Alert, InlineField, Input, SecretInput, TagsInput } from '@grafana/ui';
+import { InlineField, Input, SecretInput, TagsInput } from '@grafana/ui';
 
 import { BenchOptions, BenchSecureJsonData } from '../types';
 
@@ -8,16 +8,14 @@ type Props = DataSourcePluginOptionsEditorProps<BenchOptions, BenchSecureJsonDat
 
 const LABEL_WIDTH = 22;
 
-/** Grafana's own words for a provisioned data source (DataSourceReadOnlyMessage). */
-export const READ_ONLY_MESSAGE =
-  'This data source was added by config and cannot be modified using the UI. Please contact your server admin to update this data source.';
-
 /** The settings of the data source (settings.go's JSONData) and its secure API key. */
 export function ConfigEditor({ options, onOptionsChange: change }: Props) {
   const jsonData = options.jsonData ?? {};
   const { secureJsonFields, secureJsonData } = options;
   // A provisioned data source (readOnly) is changed in its provisioning file,
-  // not here: every input is disabled and no change is passed on.
+  // not here: every input is disabled and no change is passed on. Grafana's
+  // settings page itself shows the "Provisioned data source" notice above
+  // this editor (DataSourceReadOnlyMessage), so the editor does not repeat it.
   const readOnly = Boolean(options.readOnly);
   const onOptionsChange: Props['onOptionsChange'] = (o) => {
     if (!readOnly) {
@@ -55,11 +53,6 @@ export function ConfigEditor({ options, onOptionsChange: change }: Props) {
   // InlineField passes its disabled to its input (and overrides the input's own).
   return (
     <>
-      {readOnly && (
-        <Alert severity="info" title="Provisioned data source" data-testid="bencher-config-read-only">
-          {READ_ONLY_MESSAGE}
-        </Alert>
-      )}
       <InlineField
         label="Default target"
         labelWidth={LABEL_WIDTH}
