@@ -41,6 +41,9 @@ describe('DataSource', () => {
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Live })).toBe(false);
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Live, runId: 'r' })).toBe(true);
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Compare, runIds: [] })).toBe(false);
+    // The Benchmarks dashboard's histograms ask for the run and its baseline as runIds.
+    expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Distribution, runIds: ['latest', 'previous'] })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Distribution, runIds: [] })).toBe(false);
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Runs })).toBe(true);
   });
 

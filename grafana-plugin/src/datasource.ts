@@ -65,10 +65,10 @@ export class DataSource extends DataSourceWithBackend<BenchQuery, BenchOptions> 
     switch (query.queryType) {
       case QueryType.Run:
       case QueryType.Live:
-      case QueryType.Distribution:
         return !!query.runId;
       case QueryType.Compare:
         return (query.runIds?.length ?? 0) > 0;
+      case QueryType.Distribution: // one run, or a run and its baseline in one histogram
       case QueryType.Outputs:
         return !!query.runId || (query.runIds?.length ?? 0) > 0;
     }
