@@ -15,10 +15,14 @@ interface PanelModel {
   panels?: PanelModel[];
 }
 
-/** What a panel showed once it settled. */
+/** What a panel shows at one moment. */
 interface Seen {
+  /** The error icon's label, when the panel is in an error state. */
   error: string | null;
-  noData: boolean;
+  /** The panel's own message instead of a visualization: "No data", a
+   * noValue text, or a visualization's ("No histogram found in response"). */
+  message: string | null;
+  loading: boolean;
   canvas: number;
   rows: number;
   text: string;
@@ -32,9 +36,11 @@ function flatten(panels: PanelModel[]): PanelModel[] {
 /** Reads what the panel shows now. */
 async function look(panel: Locator, errorIcon: Locator): Promise<Seen> {
   const error = (await errorIcon.count()) > 0 ? ((await errorIcon.first().getAttribute('aria-label')) ?? 'error') : null;
+  const msg = panel.getByTestId('data-testid Panel data error message');
   return {
     error,
-    noData: (await panel.getByText('No data', { exact: true }).count()) > 0,
+    message: (await msg.count()) > 0 ? (await msg.first().innerText()).trim() : null,
+    loading: (await panel.getByLabel('Panel loading bar').count()) > 0,
     canvas: await panel.locator('canvas').count(),
     rows: await panel.locator('[role="row"]').count(),
     text: (await panel.innerText()).trim(),
@@ -43,7 +49,9 @@ async function look(panel: Locator, errorIcon: Locator): Promise<Seen> {
 
 /** Whether a panel of this kind shows its visualization. */
 function drawn(kind: Expectation['shows'], seen: Seen, title: string): boolean {
-  const body = seen.text.replace(title, '').trim();
+  if (seen.message !== null) {
+    return false;
+  }
   switch (kind) {
     case 'canvas':
       return seen.canvas > 0;
@@ -51,7 +59,7 @@ function drawn(kind: Expectation['shows'], seen: Seen, title: string): boolean {
       return seen.rows >= 2; // the header row and at least one row of data
     case 'value':
     case 'text':
-      return body.length > 0 && !seen.noData;
+      return seen.text.replace(title, '').trim().length > 0;
   }
 }
 
@@ -60,6 +68,30 @@ async function errorText(page: Page, icon: Locator): Promise<string> {
   await icon.first().hover().catch(() => undefined);
   const tip = page.locator('[role="tooltip"]');
   return (await tip.count()) > 0 ? (await tip.first().innerText()).trim() : 'error';
+}
+
+/**
+ * Waits until the panel settles (it drew, failed, or shows a message; or
+ * it has stopped loading and its text has not changed for three looks) and
+ * returns what it shows then.
+ */
+async function settle(panel: Locator, errorIcon: Locator, kind: Expectation['shows'], title: string): Promise<Seen> {
+  let seen = await look(panel, errorIcon);
+  let still = 0;
+  let last = '';
+  await expect
+    .poll(
+      async () => {
+        seen = await look(panel, errorIcon);
+        still = !seen.loading && seen.text === last ? still + 1 : 0;
+        last = seen.text;
+        return seen.error !== null || seen.message !== null || drawn(kind, seen, title) || still >= 3;
+      },
+      { timeout: 60_000, intervals: [500, 1000] }
+    )
+    .toBe(true)
+    .catch(() => undefined);
+  return seen;
 }
 
 /** Checks every panel of the dashboard uid and returns its problems. */
@@ -73,23 +105,12 @@ async function checkPanels(page: Page, dashboard: DashboardPage, panels: PanelMo
       problems.push(`${p.title}: not on the page`);
       continue;
     }
-    let seen = await look(panel.locator, panel.getErrorIcon());
-    // A panel settles once it drew, failed, or said it has no data.
-    await expect
-      .poll(
-        async () => {
-          seen = await look(panel.locator, panel.getErrorIcon());
-          return seen.error !== null || drawn(want.shows, seen, p.title) || seen.noData;
-        },
-        { timeout: 30_000, message: `${uid} / ${p.title} settles` }
-      )
-      .toBe(true)
-      .catch(() => undefined);
+    const seen = await settle(panel.locator, panel.getErrorIcon(), want.shows, p.title);
     if (seen.error !== null) {
       problems.push(`${p.title}: error state (${await errorText(page, panel.getErrorIcon())})`);
-    } else if (seen.noData && !want.eventOnly) {
-      problems.push(`${p.title}: "No data"`);
-    } else if (!seen.noData && !drawn(want.shows, seen, p.title)) {
+    } else if (seen.message !== null && !want.eventOnly) {
+      problems.push(`${p.title}: says ${JSON.stringify(seen.message)} instead of drawing`);
+    } else if (seen.message === null && !drawn(want.shows, seen, p.title)) {
       problems.push(`${p.title}: no ${want.shows} drawn (text: ${JSON.stringify(seen.text.slice(0, 200))})`);
     }
   }
@@ -131,7 +152,7 @@ test('the Benchmarks dashboard before any run has no error @empty', async ({ got
   const dashboard = await gotoDashboardPage({ uid, queryParams: new URLSearchParams({ from: 'now-30m', to: 'now' }) });
   const problems = (await checkPanels(page, dashboard, panels, uid))
     // No run: the bencher's panels have nothing to draw yet.
-    .filter((p) => !/: ("No data"|no (canvas|table|value|text) drawn)/.test(p));
+    .filter((p) => !/: (says "No data"|no (canvas|table|value|text) drawn)/.test(p));
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${out}/${uid}-before-any-run.png`, fullPage: true });
   expect(problems, `${uid} before any run`).toEqual([]);

@@ -15,7 +15,7 @@ const empty = process.env.E2E_PHASE === 'empty';
 
 export default defineConfig<PluginOptions>({
   testDir: '.',
-  outputDir: `${out}/playwright`,
+  outputDir: `${out}/playwright-${process.env.E2E_PHASE ?? 'all'}`,
   fullyParallel: false,
   workers: 1,
   retries: 0,

@@ -1,0 +1,48 @@
+// The query editor in Explore, as a person uses it: fill the Run benchmark
+// form, start a run against the simulator, watch its live frames arrive,
+// and find it in the runs table when it has finished.
+import { expect, test } from './fixtures';
+
+test('the query editor starts a run, streams it live and lists it', async ({ explorePage, page }) => {
+  const name = `e2e-editor-${Date.now()}`;
+  await explorePage.datasource.set('Benchmarks');
+  const row = explorePage.getQueryEditorRow('A');
+
+  await row.getByTestId('bencher-run-toggle').click();
+  const form = row.getByTestId('bencher-run-form');
+  await expect(form).toBeVisible();
+  await form.getByTestId('bencher-run-load').getByLabel('Custom').check();
+  await form.getByTestId('bencher-run-concurrency').fill('2');
+  await form.getByTestId('bencher-run-bound').getByLabel('Duration').check();
+  await form.getByTestId('bencher-run-duration').fill('20s');
+  await form.getByTestId('bencher-run-input-tokens').fill('64');
+  await form.getByTestId('bencher-run-output-tokens').fill('16');
+  await form.getByTestId('bencher-run-name').fill(name);
+  await form.getByTestId('bencher-run-labels').fill('suite=e2e, from=editor');
+  // Grafana's Switch draws its label over the checkbox.
+  await form.getByTestId('bencher-run-record-outputs').check({ force: true });
+  await form.getByTestId('bencher-run-start').click();
+
+  // The run started: the editor follows it and Explore draws its live frames.
+  const status = row.getByTestId('bencher-run-status');
+  await expect(status).toHaveAttribute('data-status', 'running', { timeout: 60_000 });
+  const runId = await status.getAttribute('data-run-id');
+  expect(runId, 'the status box names the run').toBeTruthy();
+  await expect(row.getByTestId('bencher-run-status-text')).toContainText(/running/);
+  await expect(page.locator('canvas').first(), 'the live graph draws while the run runs').toBeVisible({ timeout: 60_000 });
+  // Progress moves: the status text changes while requests complete.
+  const first = await row.getByTestId('bencher-run-status-text').innerText();
+  await expect
+    .poll(async () => row.getByTestId('bencher-run-status-text').innerText(), { timeout: 60_000, message: 'progress moves' })
+    .not.toBe(first);
+  await page.screenshot({ path: `${process.env.E2E_OUTPUT_DIR ?? 'e2e-output'}/explore-live-run.png` });
+
+  await expect(status).toHaveAttribute('data-status', 'completed', { timeout: 120_000 });
+
+  // The finished run is in the runs table.
+  await row.getByTestId('bencher-query-type').getByLabel('Runs').check();
+  await explorePage.runQuery();
+  await expect(page.getByText(name).first(), 'the runs table lists the new run').toBeVisible({ timeout: 60_000 });
+  await expect(page.getByText('from=editor, suite=e2e').first(), 'with its labels').toBeVisible();
+  await page.screenshot({ path: `${process.env.E2E_OUTPUT_DIR ?? 'e2e-output'}/explore-runs-table.png` });
+});
