@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
@@ -303,4 +305,60 @@ func query(t *testing.T, refID, queryType, model string) backend.DataQuery {
 		RefID: refID, QueryType: queryType, JSON: []byte(model),
 		TimeRange: backend.TimeRange{From: start.Add(-time.Hour), To: start.Add(10 * 24 * time.Hour)},
 	}
+}
+
+// TestExecutableSIGTERM: a SIGTERM in the middle of a run makes the real
+// executable write the run's document, with the records measured so far,
+// before it exits.
+func TestExecutableSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the plugin executable")
+	}
+	exe := buildPlugin(t)
+	socket, output, pid := startPlugin(t, exe)
+	conn, err := grpc.NewClient("unix://"+socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	dir := t.TempDir()
+	pc := pluginContext(t, map[string]any{"resultsDir": dir})
+	pc.User = &pluginv2.User{Login: "e", Role: "Editor"}
+	status, body := callResource(ctx, t, conn, pc, "POST", "runs", `{"duration": "10m", "concurrency": 2, "outputTokens": "4"}`)
+	require.Equal(t, http.StatusCreated, status, body)
+	var started plugin.StartResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	for {
+		status, body = callResource(ctx, t, conn, pc, "GET", "runs/"+started.ID, "")
+		require.Equal(t, http.StatusOK, status, body)
+		var item plugin.RunListItem
+		require.NoError(t, json.Unmarshal([]byte(body), &item))
+		require.NotNil(t, item.Progress, body)
+		if item.Progress.Done >= 3 {
+			break
+		}
+		require.NoError(t, ctx.Err(), "no request done: %s", body)
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+	path := filepath.Join(dir, started.ID+".json")
+	for {
+		if _, err := os.Stat(path); err == nil {
+			break
+		}
+		require.NoError(t, ctx.Err(), "no document after SIGTERM; output: %s", output)
+		time.Sleep(20 * time.Millisecond)
+	}
+	doc, err := results.Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, results.StatusInterrupted, doc.Status)
+	assert.Equal(t, plugin.ReasonPluginStopped, doc.Error)
+	assert.GreaterOrEqual(t, doc.Summary.Succeeded, 3, "the records measured before SIGTERM")
+	assert.Len(t, doc.Records, doc.RecordCount)
+	p95, found := doc.Summary.Value("ttft_p95")
+	require.True(t, found)
+	assert.Positive(t, p95)
+	assert.Equal(t, "custom-c2-in512-out4", doc.Profile)
 }

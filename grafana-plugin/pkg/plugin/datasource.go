@@ -147,6 +147,55 @@ func WithStreamInterval(t time.Duration) Option {
 	return func(d *Datasource) { d.streamInterval = t }
 }
 
+// WithInstances records every instance in in, so that the process can
+// stop their runs when it ends (Instances.Close).
+func WithInstances(in *Instances) Option {
+	return func(d *Datasource) { d.instances = in }
+}
+
+// Instances are the live instances of a process. The SDK disposes of an
+// instance when its settings change, but not when the process ends: main
+// closes them on SIGTERM and when the SDK's server returns, so that the
+// runs going then write their partial documents.
+type Instances struct {
+	mu  sync.Mutex
+	set map[*Datasource]struct{}
+}
+
+// NewInstances returns an empty set.
+func NewInstances() *Instances { return &Instances{set: map[*Datasource]struct{}{}} }
+
+// add records d.
+func (in *Instances) add(d *Datasource) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.set[d] = struct{}{}
+}
+
+// remove forgets d.
+func (in *Instances) remove(d *Datasource) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.set, d)
+}
+
+// Close stops the runs of every instance, with the reason "plugin
+// stopped", and waits until their (interrupted) documents, with the
+// records gathered so far, are written.
+func (in *Instances) Close() {
+	in.mu.Lock()
+	all := make([]*Datasource, 0, len(in.set))
+	for d := range in.set {
+		all = append(all, d)
+	}
+	in.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, d := range all {
+		wg.Go(func() { d.runs.closeWith(ReasonPluginStopped) })
+	}
+	wg.Wait()
+}
+
 // Datasource is one configured instance of the data source. Invalid
 // settings do not prevent its creation: its health check and every query
 // then report what is wrong, naming the field.
@@ -162,6 +211,7 @@ type Datasource struct {
 	simOpts        []sim.Option
 	streamInterval time.Duration
 	liveMetrics    *live.Metrics
+	instances      *Instances
 
 	logger       log.Logger
 	client       *http.Client
@@ -217,6 +267,9 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 	d.mux.HandleFunc(QueryTypeOutputs, d.queryOutputs)
 	d.mux.HandleFunc(QueryTypeAnnotations, d.queryAnnotations)
 	d.mux.HandleFunc("", d.queryUnknown)
+	if d.instances != nil {
+		d.instances.add(d)
+	}
 	return d
 }
 
@@ -230,6 +283,9 @@ func (d *Datasource) Settings() (Settings, error) {
 // (interrupted) documents, and releases its idle connections; the SDK calls
 // it when the settings change or the instance is dropped.
 func (d *Datasource) Dispose() {
+	if d.instances != nil {
+		d.instances.remove(d)
+	}
 	d.runs.close()
 	if d.ownClient {
 		d.client.CloseIdleConnections()

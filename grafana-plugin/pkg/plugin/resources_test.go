@@ -325,21 +325,125 @@ func TestCancelAndBusy(t *testing.T) {
 	assert.Equal(t, "cancelled by a user", h.Error)
 }
 
+// waitDone waits until at least n requests of the run have finished, as
+// GET /runs/<id> says.
+func waitDone(t *testing.T, ds *plugin.Datasource, id string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := call(t, ds, "Viewer", http.MethodGet, "runs/"+id, "")
+		require.Equal(t, http.StatusOK, code, body)
+		var item plugin.RunListItem
+		require.NoError(t, json.Unmarshal([]byte(body), &item))
+		require.NotNil(t, item.Progress, "the run is still going: %s", body)
+		if item.Progress.Done-item.Progress.Errors >= n {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "fewer than %d requests done: %s", n, body)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDisposeWritesPartial: Dispose in the middle of a run writes its
+// document with the records measured so far and a summary of them.
 func TestDisposeWritesPartial(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	jd := map[string]any{"resultsDir": dir}
 	ds := plugin.New(instanceSettings(t, jd, nil), plugin.WithLogger(plugintest.NewLogger()),
-		plugin.WithSimulatorOptions(sim.WithZeroDelay()))
-	code, body := call(t, ds, "Editor", http.MethodPost, "runs", `{"duration": "1m", "concurrency": 2}`)
+		plugin.WithSimulatorOptions(sim.WithDecodeTime(time.Millisecond, 0)))
+	code, body := call(t, ds, "Editor", http.MethodPost, "runs", `{"duration": "1m", "concurrency": 2, "outputTokens": "4"}`)
 	require.Equal(t, http.StatusCreated, code, body)
 	var started plugin.StartResponse
 	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	waitDone(t, ds, started.ID, 3)
 	ds.Dispose()
-	h, err := results.ReadHeader(filepath.Join(dir, started.ID+".json"))
+	doc, err := results.Read(filepath.Join(dir, started.ID+".json"))
 	require.NoError(t, err)
-	assert.Equal(t, results.StatusInterrupted, h.Status)
-	assert.Equal(t, "the data source was stopped or reconfigured", h.Error)
+	assert.Equal(t, results.StatusInterrupted, doc.Status)
+	assert.Equal(t, plugin.ReasonInstanceStopped, doc.Error)
 	assert.NoFileExists(t, filepath.Join(dir, ".running", started.ID+".json"))
+	assert.GreaterOrEqual(t, doc.Summary.Succeeded, 3, "the records measured before Dispose")
+	assert.Equal(t, doc.RecordCount, len(doc.Records))
+	assert.True(t, doc.Summary.Measured())
+	p95, found := doc.Summary.Value("ttft_p95")
+	require.True(t, found)
+	assert.Positive(t, p95)
+	rate, found := doc.Summary.Value("success_rate")
+	require.True(t, found)
+	assert.Positive(t, rate)
+}
+
+// TestDisposeBeforeAnyMeasurement: a run stopped before any request ended
+// has a document without summary values: absent, not 0.
+func TestDisposeBeforeAnyMeasurement(t *testing.T) {
+	t.Parallel()
+	arrived, done := make(chan struct{}, 16), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/completions" {
+			http.NotFound(w, r)
+			return
+		}
+		arrived <- struct{}{}
+		select { // never answers
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) }) // runs first: the handlers return
+	dir := t.TempDir()
+	ds := plugin.New(instanceSettings(t, map[string]any{"resultsDir": dir, "defaultTarget": srv.URL + "/v1"}, nil),
+		plugin.WithLogger(plugintest.NewLogger()))
+	code, body := call(t, ds, "Editor", http.MethodPost, "runs", `{"requests": 10, "concurrency": 2, "model": "m"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var started plugin.StartResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	<-arrived // a request is in flight
+	ds.Dispose()
+
+	doc, err := results.Read(filepath.Join(dir, started.ID+".json"))
+	require.NoError(t, err)
+	assert.Equal(t, results.StatusInterrupted, doc.Status)
+	assert.Zero(t, doc.Summary.Succeeded)
+	assert.False(t, doc.Summary.Measured())
+	for _, name := range []string{"ttft_p95", "e2el_p50", "success_rate", "request_throughput", "output_throughput"} {
+		_, found := doc.Summary.Value(name)
+		assert.False(t, found, "%s must be absent", name)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, started.ID+".json"))
+	require.NoError(t, err)
+	var m struct {
+		Summary map[string]json.RawMessage `json:"summary"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &m))
+	assert.NotContains(t, m.Summary, "success_rate")
+	assert.NotContains(t, m.Summary, "output_throughput")
+	assert.JSONEq(t, `{"count": 0}`, string(m.Summary["ttft_ms"]))
+}
+
+// TestInstancesClose: the process's shutdown stops the runs of every
+// instance and writes their partial documents.
+func TestInstancesClose(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := plugin.NewInstances()
+	ds := plugin.New(instanceSettings(t, map[string]any{"resultsDir": dir}, nil), plugin.WithLogger(plugintest.NewLogger()),
+		plugin.WithSimulatorOptions(sim.WithDecodeTime(time.Millisecond, 0)), plugin.WithInstances(in))
+	t.Cleanup(ds.Dispose)
+	code, body := call(t, ds, "Editor", http.MethodPost, "runs", `{"duration": "1m", "concurrency": 2, "outputTokens": "4"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var started plugin.StartResponse
+	require.NoError(t, json.Unmarshal([]byte(body), &started))
+	waitDone(t, ds, started.ID, 2)
+	in.Close()
+	doc, err := results.Read(filepath.Join(dir, started.ID+".json"))
+	require.NoError(t, err)
+	assert.Equal(t, results.StatusInterrupted, doc.Status)
+	assert.Equal(t, plugin.ReasonPluginStopped, doc.Error)
+	assert.GreaterOrEqual(t, doc.Summary.Succeeded, 2)
+	code, body = call(t, ds, "Editor", http.MethodPost, "runs", `{"requests": 1, "concurrency": 1}`)
+	assert.Equal(t, http.StatusInternalServerError, code, "no run starts after the shutdown: %s", body)
 }
 
 func TestRestartRecovery(t *testing.T) {

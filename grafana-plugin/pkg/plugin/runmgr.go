@@ -27,6 +27,14 @@ import (
 // markers of the runs in progress (listings ignore directories).
 const runningDir = ".running"
 
+// ReasonPluginStopped is the error of the documents of runs that the
+// plugin's shutdown (SIGTERM, or Grafana stopping it) interrupted.
+const ReasonPluginStopped = "plugin stopped"
+
+// ReasonInstanceStopped is the error of the documents of runs that
+// Dispose interrupted.
+const ReasonInstanceStopped = "the data source was stopped or reconfigured"
+
 // ReasonPluginRestarted is the error of the documents of runs that a plugin
 // restart interrupted.
 const ReasonPluginRestarted = "plugin restarted"
@@ -325,11 +333,16 @@ func (m *runManager) cancel(id string) bool {
 }
 
 // close cancels every running run and waits for their documents.
-func (m *runManager) close() {
+func (m *runManager) close() { m.closeWith(ReasonInstanceStopped) }
+
+// closeWith cancels every running run with the reason and waits for their
+// documents, which keep the records gathered so far. It may be called
+// again: runs already stopped keep their first reason.
+func (m *runManager) closeWith(reason string) {
 	m.mu.Lock()
 	m.closed = true
 	for _, r := range m.runs {
-		r.cancel(stopError{"the data source was stopped or reconfigured"})
+		r.cancel(stopError{reason})
 	}
 	m.mu.Unlock()
 	m.wg.Wait()
