@@ -39,10 +39,38 @@ func env() map[string]string {
 	return map[string]string{"CGO_CFLAGS": flags, "CGO_ENABLED": "1"}
 }
 
+// versionVar is the variable that stamps the bencher's version into run
+// documents (bencher_version) and the binaries' --version.
+const versionVar = "github.com/benchstation/benchstation/bencher/results.version"
+
+// version is what the builds stamp: $BENCHSTATION_VERSION, else `git
+// describe --tags --always --dirty` (a tag, or the commit with -dirty), so
+// a build made with -buildvcs=false, or outside git's reach, still says
+// which code it is. Empty when neither is known: the binaries then read
+// Go's build information.
+func version() string {
+	if v := os.Getenv("BENCHSTATION_VERSION"); v != "" {
+		return v
+	}
+	v, err := sh.Output("git", "describe", "--tags", "--always", "--dirty")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+// ldflags returns the -ldflags value of a build: extra, and the version stamp.
+func ldflags(extra string) string {
+	if v := version(); v != "" {
+		return strings.TrimSpace(extra + " -X " + versionVar + "=" + v)
+	}
+	return extra
+}
+
 // Build compiles every binary into bin/.
 func Build() error {
 	for name, pkg := range binaries {
-		if err := sh.RunWithV(env(), "go", "build", "-trimpath", "-o", "bin/"+name, pkg); err != nil {
+		if err := sh.RunWithV(env(), "go", "build", "-trimpath", "-ldflags", ldflags(""), "-o", "bin/"+name, pkg); err != nil {
 			return err
 		}
 	}
@@ -53,7 +81,7 @@ func Build() error {
 // (webpack, after npm ci), then static backend executables (CGO_ENABLED=0,
 // -trimpath, -ldflags "-s -w") of ./grafana-plugin/pkg named
 // gpx_bencher_linux_amd64 and gpx_bencher_linux_arm64, as plugin.json's
-// "executable" expects, beside a copy of src/plugin.json and src/img.
+// "executable" expects, stamped with version(), beside a copy of src/plugin.json and src/img.
 func Plugin() error {
 	mg.Deps(NpmCI)
 	if err := sh.RunV("npm", "--prefix", "grafana-plugin", "run", "build"); err != nil {
@@ -66,7 +94,7 @@ func Plugin() error {
 	for _, arch := range []string{"amd64", "arm64"} {
 		out := filepath.Join(dist, "gpx_bencher_linux_"+arch)
 		env := map[string]string{"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": arch}
-		if err := sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./grafana-plugin/pkg"); err != nil {
+		if err := sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags", ldflags("-s -w"), "-o", out, "./grafana-plugin/pkg"); err != nil {
 			return fmt.Errorf("building the plugin for linux/%s: %w", arch, err)
 		}
 	}

@@ -19,10 +19,14 @@ const eventOnly: Record<string, string[]> = {
 };
 
 /**
- * Problems accepted, each with its reason. None today: Loki cannot run
- * here, but the suite serves its logs panel from a stand-in (fakeLoki).
+ * Problems accepted, each with its reason, as the exact problem line.
+ * Loki cannot run here, and the Grafana of ../shared/tools/grafana is
+ * built without Loki's frontend module (core:plugin/loki answers 404), so
+ * no logs panel can draw in it.
  */
-const accepted: Record<string, string[]> = {};
+const accepted: Record<string, string[]> = {
+  'benchstation-gpu-vllm': ['vLLM and exporter logs: error state (Datasource: benchstation-loki was not found)'],
+};
 
 /** The expectation of a panel of dashboard uid, by its type and title. */
 export function expectations(uid: string, type: string, title: string): Expectation {
@@ -33,5 +37,5 @@ export function expectations(uid: string, type: string, title: string): Expectat
 
 /** Whether a problem line ("Title: …") of dashboard uid is accepted. */
 export function exempt(uid: string, problem: string): boolean {
-  return (accepted[uid] ?? []).some((title) => problem.startsWith(`${title}: `));
+  return (accepted[uid] ?? []).includes(problem);
 }

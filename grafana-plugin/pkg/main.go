@@ -29,6 +29,10 @@ func main() { os.Exit(run()) }
 
 // run serves the data source until Grafana stops the plugin.
 func run() int {
+	// The SDK logs every failing query twice (the partial response, then the
+	// request); RequestLogger keeps one line, at debug level for a user's
+	// bad query, which the panel already shows.
+	backend.Logger = plugin.RequestLogger(backend.Logger)
 	// One Metrics for the process, shared by every instance, on the registry
 	// that the SDK's CollectMetrics gathers (prometheus.DefaultGatherer).
 	// Grafana runs the plugin for weeks: the series of finished runs are

@@ -118,7 +118,6 @@ func TestGrafanaEndToEnd(t *testing.T) {
 	hook := newAlertHook(t)
 	g := startGrafana(t, grafanaSh, root, dir, grafanaAddr, map[string]string{
 		"prometheus": "http://" + promAddr,
-		"loki":       fakeLoki(t).URL,
 		"sim":        "http://" + simAddr + "/v1",
 		"results":    results,
 		"webhook":    hook.URL,
@@ -154,6 +153,8 @@ func TestGrafanaEndToEnd(t *testing.T) {
 	withOutputs := g.startRun(t, map[string]any{"name": "e2e-outputs", "concurrency": 4, "requests": 40,
 		"inputTokens": "128", "outputTokens": "32", "recordOutputs": true, "labels": map[string]string{"suite": "e2e"}})
 	g.waitRun(t, withOutputs)
+	checkPluginDocument(t, filepath.Join(results, base+".json"), "http://"+promAddr)
+	checkPluginDocument(t, filepath.Join(results, withOutputs+".json"), "http://"+promAddr)
 
 	waitStackReady(t, prom, slices.Sorted(func(yield func(string) bool) {
 		for job := range local {
@@ -204,7 +205,7 @@ type grafana struct {
 }
 
 // startGrafana copies the repository's provisioning into dir, rewrites its
-// addresses and paths for loopback (addrs: prometheus, loki, sim, results,
+// addresses and paths for loopback (addrs: prometheus, sim, results,
 // webhook), links the built plugin into a plugins directory and starts
 // Grafana with grafana.sh on addr, with anonymous Editors so the browser
 // needs no login. It is stopped when the test ends; its log is kept in the
@@ -246,8 +247,9 @@ func startGrafana(t *testing.T, sh, root, dir, addr string, addrs map[string]str
 // rewriteProvisioning points the copied provisioning at the test's
 // processes: Prometheus's URL, the bencher data source's default target,
 // allowed hosts, results directory and Prometheus URL, and the dashboard
-// provider's path at the repository's dashboards/, and Loki's URL at the
-// stand-in (fakeLoki: no Loki can run here).
+// provider's path at the repository's dashboards/. Loki cannot run here,
+// and this Grafana build lacks Loki's frontend: its URL goes to a closed
+// loopback port.
 func rewriteProvisioning(t *testing.T, root, prov string, addrs map[string]string) {
 	t.Helper()
 	replace := func(file string, pairs ...string) {
@@ -264,7 +266,7 @@ func rewriteProvisioning(t *testing.T, root, prov string, addrs map[string]strin
 	}
 	replace("datasources/benchstation.yaml",
 		"http://prometheus:9090", addrs["prometheus"],
-		"http://loki:3100", addrs["loki"],
+		"http://loki:3100", "http://127.0.0.1:9",
 		"http://vllm:8000/v1", addrs["sim"],
 		"        - vllm\n", "        - 127.0.0.1\n",
 		"/var/lib/grafana/benchstation-results", addrs["results"])
@@ -333,6 +335,36 @@ func (g *grafana) waitRun(t *testing.T, id string) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// checkPluginDocument checks what the plugin stored of a run against the
+// simulator given by URL: detected as simulated with its server version
+// (as the CLI detects it), the server side read from the data source's
+// Prometheus, a custom load's profile key, and the stamped version of the
+// build (go tool mage plugin), not "devel".
+func checkPluginDocument(t *testing.T, path, prometheus string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var doc struct {
+		Profile     string `json:"profile"`
+		Environment struct {
+			Simulated      bool   `json:"simulated"`
+			ServerVersion  string `json:"server_version"`
+			BencherVersion string `json:"bencher_version"`
+		} `json:"environment"`
+		ServerSide *struct {
+			Source string `json:"source"`
+		} `json:"server_side"`
+	}
+	require.NoError(t, json.Unmarshal(b, &doc), path)
+	name := filepath.Base(path)
+	require.True(t, doc.Environment.Simulated, "%s: a run against bencher sim is simulated", name)
+	require.NotEmpty(t, doc.Environment.ServerVersion, "%s: server_version", name)
+	require.NotEqual(t, "devel", doc.Environment.BencherVersion, "%s: bencher_version (go tool mage plugin stamps it)", name)
+	require.Equal(t, "custom-c4-in128-out32", doc.Profile, "%s: a custom load's profile key", name)
+	require.NotNil(t, doc.ServerSide, "%s: server_side from the data source's prometheusUrl", name)
+	require.Equal(t, prometheus, doc.ServerSide.Source, name)
 }
 
 // checkLog fails the test on plugin errors in Grafana's log: a panic, or

@@ -244,3 +244,21 @@ func TestOnlyOneRun(t *testing.T) {
 		})
 	}
 }
+
+// Before any run, a live "latest" is an empty frame with a notice that
+// says how to start one, not an error: the Benchmarks dashboard's live
+// panel was red until the first run.
+func TestLiveLatestBeforeAnyRun(t *testing.T) {
+	t.Parallel()
+	ds := simDatasource(t, t.TempDir(), map[string]any{}, plugintest.NewLogger())
+	live := liveQuery(t, ds, plugin.RunLatest)
+	require.NoError(t, live.Error)
+	require.Len(t, live.Frames, 1)
+	f := live.Frames[0]
+	rows, err := f.RowLen()
+	require.NoError(t, err)
+	assert.Zero(t, rows)
+	require.NotNil(t, f.Meta)
+	require.NotEmpty(t, f.Meta.Notices)
+	assert.Contains(t, f.Meta.Notices[0].Text, "No benchmark run yet")
+}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -136,6 +137,9 @@ func (d *Datasource) liveResponse(q backend.DataQuery, uid string) backend.DataR
 		return badQuery(fmt.Errorf("runId: %w", err))
 	}
 	id, err := d.resolveLive(lq.RunID)
+	if errors.Is(err, errUnresolved) { // no run yet: nothing to follow, and no error
+		return withNotices(data.Frames{ProgressFrame(RunProgress{}).EmptyCopy()}, noticeOf(err))
+	}
 	if err != nil {
 		return backend.ErrDataResponseWithSource(backend.StatusNotFound, backend.ErrorSourceDownstream, "runId: "+err.Error())
 	}
