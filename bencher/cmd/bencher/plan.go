@@ -231,6 +231,26 @@ func (p *plan) baseSpec(o *loadOptions) spec {
 	return s
 }
 
+// profileKey returns the profile a spec's runs are stored under: its named
+// profile, or for a custom load a key derived from the load, as the Grafana
+// plugin derives it (workload.CustomProfileKey: custom-c300-in512-out128),
+// so that trends and the regression alert compare like with like. A load
+// from a file is keyed by its source instead of token lengths
+// (custom-c8-jsonl, with -outN when --output-tokens overrides the file's).
+func (p *plan) profileKey(sp spec) string {
+	switch {
+	case sp.profile != "":
+		return sp.profile
+	case p.wlMeta.Source == results.SourceSynthetic:
+		return workload.CustomProfileKey(sp.concurrency, sp.rate, p.o.input, p.o.output)
+	}
+	key := workload.CustomLoadKey(sp.concurrency, sp.rate) + "-" + p.wlMeta.Source
+	if p.wlMeta.OutputTokens != "" {
+		key += "-out" + p.wlMeta.OutputTokens
+	}
+	return key
+}
+
 // runnerOptions returns the runner's options for a spec (without the
 // target, which is known only once it runs).
 func (p *plan) runnerOptions(s spec) []bencher.Option {

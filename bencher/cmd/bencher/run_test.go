@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -202,11 +203,15 @@ func TestProfiles(t *testing.T) {
 	tests := []struct {
 		args                 []string
 		concurrency, retries int
+		profile              string
 	}{
-		{[]string{"--profile", "high-parallelism"}, 50, 0},
-		{[]string{"--profile", "inngest-style"}, 10, 5},
-		{[]string{"--profile", "inngest-style", "--concurrency", "3", "--retries", "1"}, 3, 1},
-		{nil, defaultConcurrency, 0},
+		{[]string{"--profile", "high-parallelism"}, 50, 0, "high-parallelism"},
+		{[]string{"--profile", "inngest-style"}, 10, 5, "inngest-style"},
+		{[]string{"--profile", "inngest-style", "--concurrency", "3", "--retries", "1"}, 3, 1, "inngest-style"},
+		// A custom load is stored under a key derived from it, as the plugin stores it.
+		{nil, defaultConcurrency, 0, fmt.Sprintf("custom-c%d-in4-out2", defaultConcurrency)},
+		{[]string{"--concurrency", "3"}, 3, 0, "custom-c3-in4-out2"},
+		{[]string{"--rate", "50", "--concurrency", "2"}, 2, 0, "custom-r50-c2-in4-out2"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -218,9 +223,7 @@ func TestProfiles(t *testing.T) {
 			doc := onlyDocument(t, dir)
 			assert.Equal(t, tt.concurrency, doc.Config.Run.Concurrency)
 			assert.Equal(t, tt.retries, doc.Config.Run.Retries)
-			if len(tt.args) > 1 {
-				assert.Equal(t, tt.args[1], doc.Profile)
-			}
+			assert.Equal(t, tt.profile, doc.Profile)
 		})
 	}
 }

@@ -196,7 +196,7 @@ func (s *session) noteWritten(doc *results.Document, path string) {
 func (s *session) meta(sp spec, id string) results.Meta {
 	p := s.p
 	return results.Meta{
-		ID: id, Name: sp.name, Labels: sp.labels, Profile: sp.profile, Workload: p.wlMeta,
+		ID: id, Name: sp.name, Labels: sp.labels, Profile: p.profileKey(sp), Workload: p.wlMeta,
 		SLOs: p.slos, Gates: p.gates, Percentiles: p.percentiles,
 		Simulated: s.tgt.simulated, ServerVersion: s.tgt.version, OmitRecords: p.o.omitRecords,
 	}
@@ -208,7 +208,7 @@ func (s *session) runInfo(sp spec, id string) live.RunInfo {
 	if sp.rate > 0 {
 		mode = bencher.ModeOpenLoop
 	}
-	return live.RunInfo{ID: id, Profile: sp.profile, Model: s.tgt.model, Target: results.RedactURL(s.tgt.url),
+	return live.RunInfo{ID: id, Profile: s.p.profileKey(sp), Model: s.tgt.model, Target: results.RedactURL(s.tgt.url),
 		API: string(s.p.api), Mode: mode, Simulated: s.tgt.simulated}
 }
 

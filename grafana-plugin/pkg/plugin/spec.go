@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -128,31 +127,14 @@ type runPlan struct {
 }
 
 // CustomProfilePrefix begins the profile key of every custom load.
-const CustomProfilePrefix = "custom-"
+const CustomProfilePrefix = workload.CustomProfilePrefix
 
-// CustomProfileKey returns the profile key of a custom load (see RunSpec):
-// concurrency 0 means none (an open loop without a cap), rate 0 a closed
-// loop; zero Dists stand for the synthetic workload's default lengths.
+// CustomProfileKey returns the profile key of a custom load (see RunSpec),
+// the one the bencher CLI gives its custom loads too: concurrency 0 means
+// none (an open loop without a cap), rate 0 a closed loop; zero Dists
+// stand for the synthetic workload's default lengths.
 func CustomProfileKey(concurrency int, rate float64, input, output workload.Dist) string {
-	if input.IsZero() {
-		input = workload.Fixed(workload.DefaultInputTokens)
-	}
-	if output.IsZero() {
-		output = workload.Fixed(workload.DefaultOutputTokens)
-	}
-	var b strings.Builder
-	b.WriteString(CustomProfilePrefix)
-	if rate > 0 {
-		b.WriteString("r" + strconv.FormatFloat(rate, 'f', -1, 64))
-		if concurrency > 0 {
-			b.WriteString("-")
-		}
-	}
-	if concurrency > 0 {
-		b.WriteString("c" + strconv.Itoa(concurrency))
-	}
-	b.WriteString("-in" + input.String() + "-out" + output.String())
-	return b.String()
+	return workload.CustomProfileKey(concurrency, rate, input, output)
 }
 
 // decodeSpec reads a RunSpec strictly; errors name the field.
