@@ -375,7 +375,11 @@ func TestReasoningCounts(t *testing.T) {
 	require.True(t, rec.OK(), rec.ErrorMessage)
 	require.Len(t, rec.ChunkTimes, 3)
 	assert.Equal(t, rec.ChunkTimes[0], rec.FirstToken, "the first reasoning delta is the first token")
-	assert.GreaterOrEqual(t, rec.ChunkTimes[2]-rec.FirstToken, 60*time.Millisecond)
+	// The content came 60 ms after the first reasoning delta at the server;
+	// the client may read the first one late on a busy machine, so only the
+	// order is certain.
+	assert.Greater(t, rec.ChunkTimes[2], rec.ChunkTimes[1], "content after the reasoning")
+	assert.Greater(t, rec.ChunkTimes[1], rec.ChunkTimes[0])
 	assert.Equal(t, 3, rec.OutputTokens)
 	assert.Equal(t, TokensFromChunks, rec.TokenSource)
 	assert.Equal(t, "42", rec.Output, "the output is the content, not the reasoning")
