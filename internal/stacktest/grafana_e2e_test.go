@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/benchstation/benchstation/dashboards"
 	"github.com/benchstation/benchstation/internal/promtest"
 )
 
@@ -140,6 +141,7 @@ func TestGrafanaEndToEnd(t *testing.T) {
 		"E2E_OUTPUT_DIR":   out,
 		"E2E_SIM_TARGET":   "http://" + simAddr + "/v1",
 		"E2E_BENCHER_UID":  bencherUID,
+		"E2E_EVENT_ONLY":   eventOnlyByUID(t, root),
 	}
 	// Before any run: the tests tagged @empty.
 	pwEnv["E2E_PHASE"] = "empty"
@@ -174,9 +176,30 @@ func TestGrafanaEndToEnd(t *testing.T) {
 		"E2E_SIM_TARGET":   "http://" + simAddr + "/v1",
 		"E2E_PROMETHEUS":   "http://" + promAddr,
 		"E2E_BENCHER_UID":  bencherUID,
+		"E2E_EVENT_ONLY":   eventOnlyByUID(t, root),
 	})
+	g.checkRules(t)
 	g.checkLog(t)
 	t.Logf("figure: Grafana e2e wall time %.1fs (builds, start-up, two runs, browser tests)", time.Since(start).Seconds())
+}
+
+// eventOnlyByUID returns dashboards.EventOnly as JSON keyed by dashboard
+// uid, for the browser tests: the panels that may show their noValue text.
+func eventOnlyByUID(t *testing.T, root string) string {
+	t.Helper()
+	byUID := map[string][]string{}
+	for file, titles := range dashboards.EventOnly {
+		b, err := os.ReadFile(filepath.Join(root, "dashboards", file))
+		require.NoError(t, err)
+		var d struct {
+			UID string `json:"uid"`
+		}
+		require.NoError(t, json.Unmarshal(b, &d), file)
+		byUID[d.UID] = titles
+	}
+	b, err := json.Marshal(byUID)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // e2eTool finds a program from the environment variable env or PATH; it
@@ -365,6 +388,31 @@ func checkPluginDocument(t *testing.T, path, prometheus string) {
 	require.Equal(t, "custom-c4-in128-out32", doc.Profile, "%s: a custom load's profile key", name)
 	require.NotNil(t, doc.ServerSide, "%s: server_side from the data source's prometheusUrl", name)
 	require.Equal(t, prometheus, doc.ServerSide.Source, name)
+}
+
+// checkRules fails the test when a provisioned alert rule has not been
+// evaluated, or its last evaluation failed (health "error"): the rules run
+// on the repository's queries against this stack, the regression rule on
+// the plugin's trend.
+func (g *grafana) checkRules(t *testing.T) {
+	t.Helper()
+	v := g.getJSON(t, "/api/prometheus/grafana/api/v1/rules")
+	data, _ := v["data"].(map[string]any)
+	groups, _ := data["groups"].([]any)
+	n := 0
+	for _, gr := range groups {
+		rules, _ := gr.(map[string]any)["rules"].([]any)
+		for _, r := range rules {
+			rule, _ := r.(map[string]any)
+			n++
+			health, _ := rule["health"].(string)
+			if health == "error" || rule["lastEvaluation"] == nil || strings.HasPrefix(fmt.Sprint(rule["lastEvaluation"]), "0001-") {
+				t.Errorf("alert rule %q: health %q, last evaluation %v, error %v", rule["name"], health, rule["lastEvaluation"], rule["lastError"])
+			}
+		}
+	}
+	require.NotZero(t, n, "Grafana loaded no alert rule")
+	t.Logf("%d alert rules evaluated without error", n)
 }
 
 // checkLog fails the test on plugin errors in Grafana's log: a panic, or
