@@ -172,6 +172,9 @@ func Test() error {
 // $E2E_OUTPUT_DIR). Without ../shared/tools/grafana the test skips.
 func E2E() error {
 	mg.Deps(Plugin)
+	if err := sh.RunV("npm", "--prefix", "grafana-plugin", "run", "typecheck:e2e"); err != nil {
+		return fmt.Errorf("type-checking the browser tests: %w", err)
+	}
 	e := env()
 	e["BENCHSTATION_E2E"] = "1"
 	return sh.RunWithV(e, "go", "test", "-count=1", "-timeout", "25m", "-run", "^TestGrafanaEndToEnd$", "-v", "./internal/stacktest/")

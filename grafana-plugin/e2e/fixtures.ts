@@ -8,7 +8,14 @@ import { test as base } from '@grafana/plugin-e2e';
 export { expect } from '@grafana/plugin-e2e';
 export type { DashboardPage } from '@grafana/plugin-e2e';
 
-export const test = base.extend({
+/** What @grafana/plugin-e2e reads from Grafana's boot data (internal to it). */
+interface BootData {
+  version?: string;
+  namespace?: string;
+  selectorsUrl?: string;
+}
+
+export const test = base.extend<{ bootData: BootData }>({
   bootData: async ({ request }, use) => {
     const resp = await request.get('/api/frontend/settings');
     if (!resp.ok()) {
