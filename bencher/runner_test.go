@@ -88,17 +88,19 @@ func TestClosedLoopKeepsNInFlight(t *testing.T) {
 func TestClosedLoopScheduledWhenFree(t *testing.T) {
 	t.Parallel()
 	url := serve(t, slowStream(2, 5*time.Millisecond))
-	res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(1), WithRequests(10))
-	require.NoError(t, err)
-	for i, rec := range res.Records {
-		assert.Equal(t, i, rec.Index)
-		assert.Less(t, rec.QueueDelay(), 2*time.Millisecond, "scheduled just before sending")
-		if i > 0 {
-			prev := res.Records[i-1]
-			assert.GreaterOrEqual(t, rec.Scheduled, prev.End)
-			assert.Less(t, rec.Scheduled-prev.End, 5*time.Millisecond, "scheduled when the worker became free")
+	timing(t, func(c assert.TestingT) {
+		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(1), WithRequests(10))
+		require.NoError(t, err)
+		for i, rec := range res.Records {
+			assert.Equal(c, i, rec.Index)
+			assert.Less(c, rec.QueueDelay(), 2*time.Millisecond, "scheduled just before sending")
+			if i > 0 {
+				prev := res.Records[i-1]
+				assert.GreaterOrEqual(c, rec.Scheduled, prev.End)
+				assert.Less(c, rec.Scheduled-prev.End, 5*time.Millisecond, "scheduled when the worker became free")
+			}
 		}
-	}
+	})
 }
 
 func TestOpenLoopRate(t *testing.T) {
