@@ -100,8 +100,20 @@ async function checkPanels(page: Page, dashboard: DashboardPage, panels: PanelMo
   for (const p of panels) {
     const want = expectations(uid, p.type, p.title);
     const panel = dashboard.getPanelByTitle(p.title);
-    await panel.scrollIntoView();
-    if ((await panel.locator.count()) === 0) {
+    // The dashboard may still be mounting its grid: look again until the
+    // panel is there (scrollIntoView gives up at once on an empty page).
+    const found = await expect
+      .poll(
+        async () => {
+          await panel.scrollIntoView();
+          return panel.locator.count();
+        },
+        { timeout: 60_000, intervals: [500, 1000, 2000] }
+      )
+      .toBeGreaterThan(0)
+      .then(() => true)
+      .catch(() => false);
+    if (!found) {
       problems.push(`${p.title}: not on the page`);
       continue;
     }
