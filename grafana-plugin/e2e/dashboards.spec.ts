@@ -70,10 +70,16 @@ async function errorText(page: Page, icon: Locator): Promise<string> {
   return (await tip.count()) > 0 ? (await tip.first().innerText()).trim() : 'error';
 }
 
+/** What decides a panel's verdict, to tell when it stopped changing. */
+function state(seen: Seen): string {
+  return JSON.stringify([seen.error, seen.message, seen.canvas > 0, seen.rows, seen.loading]);
+}
+
 /**
- * Waits until the panel settles (it drew, failed, or shows a message; or
- * it has stopped loading and its text has not changed for three looks) and
- * returns what it shows then.
+ * Waits until the panel settles and returns what it shows then: it has
+ * stopped loading, looks the same twice in a row, and drew, failed, shows
+ * a message, or has not changed for three looks. (A chart can draw its
+ * annotations before its own query answers, so one look is not enough.)
  */
 async function settle(panel: Locator, errorIcon: Locator, kind: Expectation['shows'], title: string): Promise<Seen> {
   let seen = await look(panel, errorIcon);
@@ -83,9 +89,11 @@ async function settle(panel: Locator, errorIcon: Locator, kind: Expectation['sho
     .poll(
       async () => {
         seen = await look(panel, errorIcon);
-        still = !seen.loading && seen.text === last ? still + 1 : 0;
-        last = seen.text;
-        return seen.error !== null || seen.message !== null || drawn(kind, seen, title) || still >= 3;
+        const now = state(seen) + seen.text;
+        still = !seen.loading && now === last ? still + 1 : 0;
+        last = now;
+        const decided = seen.error !== null || seen.message !== null || drawn(kind, seen, title);
+        return (decided && still >= 1) || still >= 3;
       },
       { timeout: 60_000, intervals: [500, 1000] }
     )
@@ -100,12 +108,19 @@ async function checkPanels(page: Page, dashboard: DashboardPage, panels: PanelMo
   for (const p of panels) {
     const want = expectations(uid, p.type, p.title);
     const panel = dashboard.getPanelByTitle(p.title);
-    // The dashboard may still be mounting its grid: look again until the
-    // panel is there (scrollIntoView gives up at once on an empty page).
+    // The dashboard may still be mounting its grid, and panels out of view
+    // are not in the page: look from the top down until the panel is there.
+    // (plugin-e2e's scrollIntoView scrolls only down from the first screen,
+    // so it never finds a top panel once the page has moved.)
     const found = await expect
       .poll(
         async () => {
-          await panel.scrollIntoView();
+          await page.evaluate(() => window.scrollTo(0, 0));
+          await page.waitForTimeout(300);
+          if ((await panel.locator.count()) === 0) {
+            await panel.scrollIntoView();
+          }
+          await panel.locator.scrollIntoViewIfNeeded({ timeout: 5_000 }).catch(() => undefined);
           return panel.locator.count();
         },
         { timeout: 60_000, intervals: [500, 1000, 2000] }

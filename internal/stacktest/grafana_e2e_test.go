@@ -139,7 +139,6 @@ func TestGrafanaEndToEnd(t *testing.T) {
 		"GRAFANA_PASSWORD": grafanaPassword,
 		"CHROMIUM_PATH":    chromium,
 		"E2E_OUTPUT_DIR":   out,
-		"E2E_SIM_TARGET":   "http://" + simAddr + "/v1",
 		"E2E_BENCHER_UID":  bencherUID,
 		"E2E_EVENT_ONLY":   eventOnlyByUID(t, root),
 	}
@@ -167,17 +166,13 @@ func TestGrafanaEndToEnd(t *testing.T) {
 	}))
 	t.Logf("figure: stack ready with two runs %.1fs after the suite started", time.Since(start).Seconds())
 
-	runPlaywright(t, root, playwright, out, map[string]string{
-		"GRAFANA_URL":      "http://" + grafanaAddr,
-		"GRAFANA_PASSWORD": grafanaPassword,
-		"CHROMIUM_PATH":    chromium,
-		"E2E_OUTPUT_DIR":   out,
-		"E2E_RUN_IDS":      base + "," + withOutputs,
-		"E2E_SIM_TARGET":   "http://" + simAddr + "/v1",
-		"E2E_PROMETHEUS":   "http://" + promAddr,
-		"E2E_BENCHER_UID":  bencherUID,
-		"E2E_EVENT_ONLY":   eventOnlyByUID(t, root),
-	})
+	if hold, err := time.ParseDuration(os.Getenv("E2E_HOLD")); err == nil && hold > 0 {
+		// For a person to look around before the browser tests run.
+		t.Logf("E2E_HOLD: Grafana at http://%s (admin / %s), Prometheus at http://%s, for %s", grafanaAddr, grafanaPassword, promAddr, hold)
+		time.Sleep(hold)
+	}
+	pwEnv["E2E_PHASE"] = "runs"
+	runPlaywright(t, root, playwright, out, pwEnv)
 	g.checkRules(t)
 	g.checkLog(t)
 	t.Logf("figure: Grafana e2e wall time %.1fs (builds, start-up, two runs, browser tests)", time.Since(start).Seconds())
