@@ -83,9 +83,9 @@ type Server struct {
 
 // Request is what the server or a sink received.
 type Request struct {
-	Method, Path string
-	Header       http.Header
-	Body         string
+	Method, Path, Query string
+	Header              http.Header
+	Body                string
 }
 
 // New starts a server answering in mode EchoOK, and its sinks; all close
@@ -144,7 +144,7 @@ func echoValue(r *http.Request) string {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	s.mu.Lock()
-	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body)})
+	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
 	s.mu.Unlock()
 	e := echoValue(r)
 	w.Header().Set("X-Echo", strings.ReplaceAll(e, "\n", " "))
@@ -301,7 +301,7 @@ func newSink(tlsOn bool) *Sink {
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		s.mu.Lock()
-		s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: string(body)})
+		s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: string(body)})
 		s.mu.Unlock()
 		writeJSON(w, map[string]any{})
 	}))
@@ -342,11 +342,11 @@ func (s *Sink) Requests() []Request {
 func (s *Sink) Conns() int64 { return s.conns.Load() }
 
 // Carrying returns the requests that arrived with any of secrets (in any of
-// the forms Leaks looks for) in a header, the path or the body.
+// the forms Leaks looks for) in a header, the URL or the body.
 func (s *Sink) Carrying(secrets ...string) []Request {
 	var out []Request
 	for _, r := range s.Requests() {
-		text := Echo(r.Header) + "\n" + r.Path + "\n" + r.Body
+		text := Echo(r.Header) + "\n" + r.Path + "?" + r.Query + "\n" + r.Body
 		if len(Leaks(text, secrets...)) > 0 {
 			out = append(out, r)
 		}
@@ -410,3 +410,7 @@ func NoLeaks(tb testing.TB, where, text string, secrets ...string) bool {
 	}
 	return len(leaks) == 0
 }
+
+// Client returns a client that trusts the sink's certificate (for TLS
+// sinks) and follows redirects as Go does by default: a naive client.
+func (s *Sink) Client() *http.Client { return s.srv.Client() }
