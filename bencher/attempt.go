@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/benchstation/benchstation/bencher/sse"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // attemptResult says whether a failed attempt may be retried, and when.
@@ -37,13 +39,28 @@ func (c *Client) attempt(ctx context.Context, st *state, body *reqBody, maxToken
 	}
 	resp, err := c.send(hreq)
 	if err != nil {
-		class := classify(ctx, actx, err)
-		c.fail(rec, class, err.Error())
 		rec.End = time.Since(start)
+		if errors.Is(err, secret.ErrNotAllowed) {
+			// A redirect to another origin that a WithHTTPClient client
+			// refused: the server's answer, not a connection error.
+			if resp != nil {
+				rec.HTTPStatus = resp.StatusCode
+			}
+			c.fail(rec, ErrHTTPStatus, urlCause(err).Error())
+			return attemptResult{}
+		}
+		class := classify(ctx, actx, err)
+		c.fail(rec, class, urlCause(err).Error())
 		return attemptResult{retryable: class == ErrConnection}
 	}
 	defer resp.Body.Close()
 	rec.HTTPStatus = resp.StatusCode
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		drain(st, resp.Body)
+		rec.End = time.Since(start)
+		c.fail(rec, ErrHTTPStatus, c.redirectMessage(resp))
+		return attemptResult{}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return c.readErrorAnswer(st, resp, rec, start)
 	}
@@ -91,19 +108,21 @@ func classify(ctx, actx context.Context, err error) ErrorClass {
 	return ErrConnection
 }
 
-// fail records a failure, with the message cleaned of the API key and
-// shortened.
+// fail records a failure, with the message scrubbed of every credential
+// (see [Client.message]).
 func (c *Client) fail(rec *Record, class ErrorClass, msg string) {
 	rec.Error = class
-	rec.ErrorMessage = sanitize(msg, c.apiKey)
+	rec.ErrorMessage = c.message(msg)
 }
 
-// sanitize removes the API key from msg and cuts it to
-// DefaultMaxErrorMessage bytes.
-func sanitize(msg, apiKey string) string {
-	if apiKey != "" {
-		msg = strings.ReplaceAll(msg, apiKey, "[REDACTED]")
-	}
+// message returns msg, which may hold what the server said, scrubbed of
+// every credential the client knows and then cut to
+// DefaultMaxErrorMessage bytes (scrubbing first, so that no cut leaves a
+// credential's start behind).
+func (c *Client) message(msg string) string { return clipMessage(c.red.String(msg)) }
+
+// clipMessage cuts msg to DefaultMaxErrorMessage bytes, at a rune's start.
+func clipMessage(msg string) string {
 	if len(msg) <= DefaultMaxErrorMessage {
 		return msg
 	}
@@ -112,6 +131,23 @@ func sanitize(msg, apiKey string) string {
 		cut--
 	}
 	return msg[:cut] + "…"
+}
+
+// redirectMessage says why a 3xx answer failed: the client follows no
+// redirect. It names the other origin of a redirect that leaves the
+// target's, since credentials are never sent there, but never the rest of
+// the Location, which a hostile server may fill with the echo of a key.
+func (c *Client) redirectMessage(resp *http.Response) string {
+	loc, err := resp.Location()
+	switch {
+	case err != nil:
+		return fmt.Sprintf("HTTP %s without a usable Location: redirects are not followed", resp.Status)
+	case !secret.SameOrigin(loc, c.tmpl.URL):
+		return fmt.Sprintf("HTTP %s: a redirect to another origin, %s, not followed: credentials are never sent "+
+			"to another origin (point the target at the final server)", resp.Status, secret.Origin(loc))
+	}
+	return fmt.Sprintf("HTTP %s: a redirect to %s, not followed (point the target at the final URL)",
+		resp.Status, DisplayTarget(loc.Path))
 }
 
 // readErrorAnswer reads a non-2xx answer: its OpenAI error message, and
@@ -138,7 +174,8 @@ func errorMessage(body []byte, status string) string {
 	if len(body) == 0 {
 		return "HTTP " + status
 	}
-	return "HTTP " + status + ": " + string(body[:min(len(body), DefaultMaxErrorMessage)])
+	// Whole (at most maxErrorBody): the message is scrubbed, then cut.
+	return "HTTP " + status + ": " + string(body)
 }
 
 // readLimited appends up to limit bytes of r to dst.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/benchstation/benchstation/bencher/sse"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Errors of the client's construction and model detection.
@@ -40,8 +41,8 @@ type Client struct {
 	tmpl      *http.Request // the POST every attempt copies
 	target    string        // the base URL without userinfo, for results
 	spec      bodySpec
-	apiKey    string
-	headers   http.Header // every request's headers; the values are never modified
+	red       *secret.Redactor // scrubs the credentials from what the server says
+	headers   http.Header      // every request's headers; the values are never modified
 	timeout   time.Duration
 	outputs   bool
 	retries   retryPolicy
@@ -83,13 +84,13 @@ func newClient(cfg *config) (*Client, error) {
 	}
 	tmpl, err := http.NewRequest(http.MethodPost, base+path, http.NoBody)
 	if err != nil {
-		return nil, fmt.Errorf("%w: target URL: %w", ErrInvalidConfig, redactURLError(err))
+		return nil, fmt.Errorf("%w: target URL: %w", ErrInvalidConfig, urlCause(err))
 	}
 	c := &Client{
 		tmpl:    tmpl,
 		target:  target,
 		spec:    bodySpec{api: cfg.api, model: cfg.model, stream: cfg.stream},
-		apiKey:  cfg.apiKey,
+		red:     cfg.secrets(),
 		headers: requestHeaders(cfg),
 		timeout: cfg.timeout,
 		outputs: cfg.recordOutputs,
@@ -107,10 +108,11 @@ func newClient(cfg *config) (*Client, error) {
 		tmpl.URL.User = nil
 	}
 	if cfg.httpClient != nil {
-		c.send = cfg.httpClient.Do
+		c.send = sameOriginClient(cfg.httpClient).Do
 	} else {
 		// The transport alone: http.Client would add redirect handling
-		// and copies of the headers and URL to every request.
+		// and copies of the headers and URL to every request. It follows
+		// no redirect: a 3xx answer is a failure (see redirectMessage).
 		c.transport = newTransport(cfg.concurrency)
 		c.send = c.transport.RoundTrip
 	}
@@ -119,34 +121,61 @@ func newClient(cfg *config) (*Client, error) {
 }
 
 // parseBaseURL checks an OpenAI base URL and returns it without a trailing
-// slash, and without its userinfo for display. Its errors are bare
+// slash, and its display form (see [DisplayTarget]). Its errors are bare
 // messages, for wrapping.
 func parseBaseURL(raw string) (base, display string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", "", fmt.Errorf("target URL: %w", redactURLError(err))
+		return "", "", fmt.Errorf("target URL: %w", urlCause(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return "", "", fmt.Errorf("target URL must be http(s)://host[:port]/v1, got %q", redactURL(u))
+		return "", "", fmt.Errorf("target URL must be http(s)://host[:port]/v1, got %q", DisplayTarget(raw))
 	}
 	base = strings.TrimRight(raw, "/")
-	return base, strings.TrimRight(redactURL(u), "/"), nil
+	return base, strings.TrimRight(DisplayTarget(raw), "/"), nil
 }
 
-// redactURL returns u without its userinfo, query and fragment.
-func redactURL(u *url.URL) string {
-	v := *u
-	v.User, v.RawQuery, v.Fragment, v.RawFragment = nil, "", "", ""
-	return v.String()
+// DisplayTarget returns a target URL as messages and results show it: its
+// display form (secret.URL: no user-info) without query and fragment, as a
+// target is its scheme, host and path. A string that is not a URL is
+// returned as "" unless it cannot hold a credential.
+func DisplayTarget(raw string) string {
+	u, err := url.Parse(secret.URL(raw))
+	if err != nil {
+		return secret.URL(raw)
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	return u.String()
 }
 
-// redactURLError drops the URL from a url.Parse error (it may hold a password).
-func redactURLError(err error) error {
+// urlCause returns the cause of a *url.Error (of url.Parse or of an
+// http.Client): its URL is the caller's to say, without credentials, and
+// that of a refused redirect is the other origin's, which may carry the
+// echo of a credential in its query.
+func urlCause(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err
 	}
 	return err
+}
+
+// sameOriginClient returns a copy of hc that follows redirects within the
+// first request's origin only (secret.CheckRedirect), then as hc's own
+// CheckRedirect says.
+func sameOriginClient(hc *http.Client) *http.Client {
+	c := *hc
+	own := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := secret.CheckRedirect(req, via); err != nil {
+			return err
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		return nil
+	}
+	return &c
 }
 
 // newTransport returns an HTTP/1.1 keep-alive transport whose idle pool
@@ -183,6 +212,11 @@ func (c *Client) Close() {
 
 // Model returns the model name sent in requests ("" when left out).
 func (c *Client) Model() string { return c.spec.model }
+
+// Redactor returns the redactor that scrubs the credentials of the client
+// (its API key, credential headers and URL user-info) from what the server
+// says: the caller's (WithRedactor) or the client's own.
+func (c *Client) Redactor() *secret.Redactor { return c.red }
 
 // Target returns the base URL without userinfo, as recorded in results.
 func (c *Client) Target() string { return c.target }

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"net/http"
 	"time"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Defaults of the options.
@@ -70,6 +72,7 @@ type config struct {
 	seed           uint64
 	observer       Observer
 	logger         *slog.Logger
+	redactor       *secret.Redactor
 }
 
 func defaultConfig() config {
@@ -98,7 +101,23 @@ func newConfig(opts []Option) config {
 	if c.rate > 0 && !c.concurrencySet {
 		c.concurrency = 0 // an open loop without a cap
 	}
+	c.redactor = c.secrets()
 	return c
+}
+
+// secrets returns the redactor of the configuration (a new one without
+// WithRedactor), knowing its credentials: the API key, the credential
+// headers and the base URL's user-info. It is called again when the base
+// URL changes.
+func (c *config) secrets() *secret.Redactor {
+	r := c.redactor
+	if r == nil {
+		r = secret.NewRedactor()
+	}
+	r.Add(c.apiKey)
+	r.AddHeaders(c.headers)
+	r.AddURL(c.baseURL)
+	return r
 }
 
 // WithTarget sets the OpenAI base URL of the server, such as
@@ -117,7 +136,20 @@ func WithModel(model string) Option { return func(c *config) { c.model = model }
 // appears in a record, a result or an error message.
 func WithAPIKey(key string) Option { return func(c *config) { c.apiKey = key } }
 
+// WithRedactor makes r the redactor of the client's records and errors:
+// every string that comes from the server (error bodies and messages, SSE
+// error events, recorded outputs, the finish reason, a detected model name)
+// is scrubbed with it before it is recorded. The run's own credentials —
+// the API key, the values of credential headers (see
+// secret.IsCredentialHeader) and the target URL's user-info — are added to
+// r, so that a caller who scrubs its own output with r (a CLI's stderr, a
+// log handler) scrubs them too. Without it the client makes its own.
+func WithRedactor(r *secret.Redactor) Option { return func(c *config) { c.redactor = r } }
+
 // WithHeader adds a header to every request (it may be given several times).
+// A header whose name looks like a credential (Authorization, X-Api-Key…;
+// see secret.IsCredentialHeader) is a secret, as the API key is: its value
+// is scrubbed from every record and error.
 func WithHeader(name, value string) Option {
 	return func(c *config) { c.headers.Add(name, value) }
 }
@@ -148,7 +180,10 @@ func WithRecordOutputs(on bool) Option { return func(c *config) { c.recordOutput
 
 // WithHTTPClient sends requests with hc instead of a client whose
 // connection pool is sized to the concurrency. Its Timeout should be 0 (use
-// WithTimeout), and its transport should not ask for compression.
+// WithTimeout), and its transport should not ask for compression. hc is
+// used through a copy that follows redirects within the target's origin
+// only (secret.CheckRedirect, before hc's own CheckRedirect): the
+// credentials never reach another origin.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
 
 // WithConcurrency sets the number of closed-loop workers (default

@@ -113,11 +113,14 @@ type Record struct {
 	HTTPStatus int        `json:"http_status,omitempty"`
 	Error      ErrorClass `json:"error,omitempty"`
 	// ErrorMessage is the server's or the transport's message, shortened; it
-	// never contains the API key.
+	// never contains a credential of the client (the API key, a credential
+	// header's value, the target's user-info), in any form the redactor
+	// knows (see WithRedactor).
 	ErrorMessage string `json:"error_message,omitempty"`
 	FinishReason string `json:"finish_reason,omitempty"`
 
-	// Output is the generated text, and Prompt the request's prompt (chat
+	// Output is the generated text (scrubbed of the client's credentials,
+	// as ErrorMessage is), and Prompt the request's prompt (chat
 	// messages as "role: content" lines, a batch body as its JSON), both
 	// recorded only on request (--record-outputs).
 	Output string `json:"output,omitempty"`

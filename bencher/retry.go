@@ -109,7 +109,7 @@ func (c *Client) waitRetry(ctx context.Context, halt <-chan struct{}, rec *Recor
 		}
 	case <-ctx.Done():
 	}
-	rec.ErrorMessage = sanitize("run interrupted while waiting to retry after: "+rec.ErrorMessage, c.apiKey)
+	rec.ErrorMessage = c.message("run interrupted while waiting to retry after: " + rec.ErrorMessage)
 	rec.Error = ErrCanceled
 	rec.End = time.Since(start)
 	return false

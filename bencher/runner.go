@@ -147,8 +147,10 @@ func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 		return nil, err
 	}
 	if cfg.model == "" {
-		if cfg.model, err = DetectModel(ctx, cfg.baseURL, r.opts...); err != nil {
-			return nil, err
+		// The server's name is sent back as it is; the result records it
+		// scrubbed (runConfig).
+		if cfg.model, err = detectModel(ctx, &cfg); err != nil {
+			return nil, cfg.redactor.Error(err)
 		}
 	}
 	client, err := newClient(&cfg)
@@ -207,7 +209,7 @@ func validate(c *config) error {
 // runConfig is the configuration as recorded in the result.
 func runConfig(c *config, target string, total int) RunConfig {
 	rc := RunConfig{
-		Target: target, API: c.api, Model: c.model, Stream: c.stream,
+		Target: target, API: c.api, Model: c.redactor.Value(c.model), Stream: c.stream,
 		Mode: ModeClosedLoop, Concurrency: c.concurrency,
 		Requests: total, Duration: c.duration, Warmup: c.warmup, Timeout: c.timeout,
 		Retries: c.retries, RetryBase: c.retryBase, RetryMax: c.retryMax,
@@ -227,7 +229,7 @@ func (rn *run) exec() (*Result, error) {
 	stopWatch := context.AfterFunc(rn.ctx, func() { rn.stop(StopInterrupted) })
 	defer stopWatch()
 	log := rn.cfg.logger
-	log.Debug("bencher: run starting", "target", rn.client.Target(), "model", rn.cfg.model,
+	log.Debug("bencher: run starting", "target", rn.client.Target(), "model", rn.cfg.redactor.Value(rn.cfg.model),
 		"concurrency", rn.cfg.concurrency, "rate", rn.cfg.rate, "requests", rn.total, "duration", rn.cfg.duration)
 	if rn.cfg.rate > 0 {
 		if err := rn.openLoop(); err != nil {

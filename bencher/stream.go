@@ -45,7 +45,7 @@ func (c *Client) chunk(st *state, ch *sse.Chunk, rec *Record, ss *streamState, n
 		ss.usage, ss.hasUsage = ch.Usage, true
 	}
 	if ch.FinishReason != "" && ch.Index == 0 {
-		rec.FinishReason = ch.FinishReason
+		rec.FinishReason = c.red.Value(ch.FinishReason)
 	}
 	switch ch.Kind {
 	case sse.KindContent:
@@ -95,7 +95,7 @@ func (c *Client) countTokens(st *state, req *Request, rec *Record, ss *streamSta
 		rec.TokenSource = TokensFromChunks
 	}
 	if c.outputs && len(st.text) > 0 {
-		rec.Output = string(st.text)
+		rec.Output = c.red.String(string(st.text))
 	}
 }
 
@@ -141,7 +141,7 @@ func (c *Client) readJSON(ctx, actx context.Context, st *state, body io.Reader, 
 	}
 	ch := v.Choices[0]
 	if ch.FinishReason != nil {
-		rec.FinishReason = *ch.FinishReason
+		rec.FinishReason = c.red.Value(*ch.FinishReason)
 	}
 	if v.Usage != nil {
 		rec.InputTokens, rec.OutputTokens = v.Usage.PromptTokens, v.Usage.CompletionTokens
@@ -152,9 +152,9 @@ func (c *Client) readJSON(ctx, actx context.Context, st *state, body io.Reader, 
 	if c.outputs {
 		switch {
 		case ch.Text != nil:
-			rec.Output = *ch.Text
+			rec.Output = c.red.String(*ch.Text)
 		case ch.Message != nil && ch.Message.Content != nil:
-			rec.Output = *ch.Message.Content
+			rec.Output = c.red.String(*ch.Message.Content)
 		}
 	}
 }
