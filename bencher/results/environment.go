@@ -19,6 +19,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // idTimeLayout is the time part of an ID: UTC, to the second.
@@ -49,20 +50,11 @@ func validID(id string) bool {
 	return true
 }
 
-// RedactURL returns raw without userinfo, query and fragment, which may
-// hold credentials. A string that is not a URL is returned as "" unless it
-// holds no '@', '?' or '#'.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.ContainsAny(raw, "@?#") {
-			return ""
-		}
-		return raw
-	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
-}
+// RedactURL returns raw as results show a target: without user-info,
+// query and fragment, which may hold credentials (bencher.DisplayTarget).
+// A string that is not a URL is returned as "" unless it holds no '@', '?'
+// or '#'.
+func RedactURL(raw string) string { return bencher.DisplayTarget(raw) }
 
 // version, when stamped at link time, is the bencher's version and takes
 // precedence over the build information:
@@ -156,13 +148,18 @@ type Server struct {
 // store it as the documents' environment.server_version and
 // environment.simulated (Meta.ServerVersion, Meta.Simulated). A server
 // without /version gives the zero Server and an error wrapping
-// ErrNoVersion; hc and ctx are as for ServerVersion.
-func DetectServer(ctx context.Context, hc *http.Client, target string) (Server, error) {
-	v, err := ServerVersion(ctx, hc, target)
+// ErrNoVersion; hc, ctx and red are as for ServerVersion.
+//
+// The version is the server's own text: one that holds a credential (a
+// hostile server's echo of the request's headers) is stored as
+// secret.Redacted, whole. Simulated is decided on the text as it came.
+func DetectServer(ctx context.Context, hc *http.Client, target string, red ...*secret.Redactor) (Server, error) {
+	r := redactors(hc, target, red)
+	v, err := serverVersion(ctx, hc, target)
 	if err != nil {
-		return Server{}, err
+		return Server{}, r.error(err)
 	}
-	return Server{Version: v, Simulated: sim.IsVersion(v)}, nil
+	return Server{Version: r.value(v), Simulated: sim.IsVersion(v)}, nil
 }
 
 // ServerVersion asks the server at target (an OpenAI base URL such as
@@ -170,7 +167,24 @@ func DetectServer(ctx context.Context, hc *http.Client, target string) (Server, 
 // root, as vLLM serves it ({"version": "0.11.0"}). hc nil means
 // http.DefaultClient; set the credentials the server needs on hc's
 // transport. The context should carry a short deadline.
-func ServerVersion(ctx context.Context, hc *http.Client, target string) (string, error) {
+//
+// It follows redirects within the target's origin only (secret.CheckRedirect,
+// before hc's own CheckRedirect), so hc's credentials never reach another
+// origin; a redirect elsewhere is an error that says so. The version and
+// the errors are scrubbed of the credentials that red (optional), the
+// target's user-info and the headers of a *secret.Transport hc sends with
+// know: a version that holds one is secret.Redacted.
+func ServerVersion(ctx context.Context, hc *http.Client, target string, red ...*secret.Redactor) (string, error) {
+	r := redactors(hc, target, red)
+	v, err := serverVersion(ctx, hc, target)
+	if err != nil {
+		return "", r.error(err)
+	}
+	return r.value(v), nil
+}
+
+// serverVersion is ServerVersion without the scrubbing.
+func serverVersion(ctx context.Context, hc *http.Client, target string) (string, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return "", fmt.Errorf("results: server version: bad target %q", RedactURL(target))
@@ -181,11 +195,11 @@ func ServerVersion(ctx context.Context, hc *http.Client, target string) (string,
 	if err != nil {
 		return "", fmt.Errorf("results: server version: %w", err)
 	}
-	resp, err := cmp.Or(hc, http.DefaultClient).Do(req)
+	resp, err := sameOrigin(hc).Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err // its URL may hold credentials
+			err = ue.Err // its URL may hold credentials, or be another origin's
 		}
 		return "", fmt.Errorf("results: server version from %s: %w", RedactURL(u.String()), err)
 	}
@@ -203,4 +217,65 @@ func ServerVersion(ctx context.Context, hc *http.Client, target string) (string,
 		return "", fmt.Errorf("%w (GET /version gave no \"version\")", ErrNoVersion)
 	}
 	return v.Version, nil
+}
+
+// sameOrigin returns a copy of hc (http.DefaultClient when nil) that
+// follows redirects within the first request's origin only, then as hc's
+// own CheckRedirect says.
+func sameOrigin(hc *http.Client) *http.Client {
+	c := *cmp.Or(hc, http.DefaultClient)
+	own := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := secret.CheckRedirect(req, via); err != nil {
+			return err
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		return nil
+	}
+	return &c
+}
+
+// redactorSet scrubs with several redactors, one after the other.
+type redactorSet []*secret.Redactor
+
+// redactors returns the redactors of a query of target with hc: those
+// given, and one that knows target's user-info and the headers of hc's
+// transport when it is a *secret.Transport.
+func redactors(hc *http.Client, target string, given []*secret.Redactor) redactorSet {
+	own := secret.NewRedactor()
+	own.AddURL(target)
+	if hc != nil {
+		if t, ok := hc.Transport.(*secret.Transport); ok {
+			own.AddHeaders(t.Header)
+		}
+	}
+	return append(redactorSet{own}, given...)
+}
+
+// value returns s, or secret.Redacted when it holds a credential.
+func (rs redactorSet) value(s string) string {
+	for _, r := range rs {
+		if r.Contains(s) {
+			return secret.Redacted
+		}
+	}
+	return s
+}
+
+// string returns s scrubbed of every credential.
+func (rs redactorSet) string(s string) string {
+	for _, r := range rs {
+		s = r.String(s)
+	}
+	return s
+}
+
+// error returns err scrubbed of every credential (nil for nil).
+func (rs redactorSet) error(err error) error {
+	for _, r := range rs {
+		err = r.Error(err)
+	}
+	return err
 }

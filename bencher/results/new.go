@@ -13,6 +13,7 @@ import (
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/gate"
 	"github.com/benchstation/benchstation/bencher/stats"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // DefaultMaxErrorExamples is the number of example messages kept per error
@@ -52,6 +53,15 @@ type Meta struct {
 	// OmitRecords leaves the records out of the document (RecordCount
 	// still counts them).
 	OmitRecords bool
+	// Redactor, when set, scrubs the credentials it knows from every
+	// string of the document that came from the server, before it is
+	// stored: the records' error messages and outputs (their finish reason,
+	// the model and the server version are replaced whole, by
+	// secret.Redacted, when they hold one) and the run's error. The
+	// bencher's client scrubs its records already (bencher.WithRedactor);
+	// this is the document's own line of defence. The records of the
+	// Result are left as they are: the document gets scrubbed copies.
+	Redactor *secret.Redactor
 }
 
 // New builds the document of a finished run. Its status is interrupted
@@ -79,7 +89,8 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 			cause = errors.New("the run produced no result")
 		}
 	}
-	d := &Document{Records: res.Records}
+	records := scrubRecords(res.Records, m.Redactor)
+	d := &Document{Records: records}
 	h := &d.Header
 	h.SchemaVersion, h.Kind = SchemaVersion, Kind
 	h.ID = cmp.Or(m.ID, NewID(res.Start))
@@ -90,20 +101,45 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 	}
 	h.StopReason = res.StopReason
 	h.Status, h.Error = status(res, cause)
+	h.Error = m.Redactor.String(h.Error)
 	h.Config = newConfig(res, m)
+	h.Config.Run.Model = m.Redactor.Value(h.Config.Run.Model)
 	h.Environment = newEnvironment(res, m)
-	h.Summary = stats.Summarize(res.Records, summaryOptions(res, m)...)
-	h.Errors = errorInfo(res.Records, h.Summary, m.MaxErrorExamples)
+	h.Environment.Model = m.Redactor.Value(h.Environment.Model)
+	h.Environment.ServerVersion = m.Redactor.Value(h.Environment.ServerVersion)
+	h.Summary = stats.Summarize(records, summaryOptions(res, m)...)
+	h.Errors = errorInfo(records, h.Summary, m.MaxErrorExamples)
 	if len(m.Gates) > 0 {
 		h.Gates = gate.Check(m.Gates, h.Summary)
 	}
 	h.SchedulerLateness = res.Lateness
 	h.ServerSide = m.ServerSide
-	h.RecordCount = len(res.Records)
+	h.RecordCount = len(records)
 	if m.OmitRecords {
 		d.Records, h.RecordsOmitted = nil, true
 	}
 	return d
+}
+
+// scrubRecords returns records with the server's strings scrubbed by red:
+// records itself when there was nothing to scrub, else a copy.
+func scrubRecords(records []bencher.Record, red *secret.Redactor) []bencher.Record {
+	if red.Empty() {
+		return records
+	}
+	out := records
+	for i := range records {
+		r := &records[i]
+		msg, output, finish := red.String(r.ErrorMessage), red.String(r.Output), red.Value(r.FinishReason)
+		if msg == r.ErrorMessage && output == r.Output && finish == r.FinishReason {
+			continue
+		}
+		if &out[0] == &records[0] {
+			out = slices.Clone(records)
+		}
+		out[i].ErrorMessage, out[i].Output, out[i].FinishReason = msg, output, finish
+	}
+	return out
 }
 
 // status returns the status and error message of a run.
