@@ -74,13 +74,13 @@ func (c *Client) post(ctx context.Context, expr string, ts time.Time) (*queryDat
 	}
 	var r apiResponse
 	if err := json.Unmarshal(body, &r); err != nil || r.Status == "" {
-		return nil, fmt.Errorf("HTTP %s, not an answer of Prometheus's API: %q", resp.Status, snippet(body))
+		return nil, fmt.Errorf("HTTP %s, not an answer of Prometheus's API: %q", resp.Status, snippet([]byte(c.red.String(string(body)))))
 	}
 	if r.Status != "success" {
 		return nil, fmt.Errorf("HTTP %s: %s: %s", resp.Status, r.ErrorType, r.Error)
 	}
 	for _, w := range r.Warnings {
-		c.log.Warn("Prometheus warned about a query", "query", expr, "warning", w)
+		c.log.Warn("Prometheus warned about a query", "query", expr, "warning", c.red.String(w))
 	}
 	var d queryData
 	if err := json.Unmarshal(r.Data, &d); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Defaults of the options.
@@ -39,6 +40,7 @@ type Client struct {
 	wait    time.Duration
 	timeout time.Duration
 	log     *slog.Logger
+	red     *secret.Redactor
 }
 
 // config is what the options set.
@@ -47,6 +49,7 @@ type config struct {
 	wait, timeout                       time.Duration
 	httpClient                          *http.Client
 	log                                 *slog.Logger
+	red                                 *secret.Redactor
 }
 
 // Option configures a Client.
@@ -71,8 +74,16 @@ func WithWait(d time.Duration) Option { return func(c *config) { c.wait = d } }
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 // WithHTTPClient sets the HTTP client of the queries (default: one on
-// client_golang's default transport).
+// client_golang's default transport). It is used through a copy that
+// follows redirects within Prometheus's origin only (secret.CheckRedirect,
+// before hc's own CheckRedirect).
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
+
+// WithRedactor scrubs the errors and the logged warnings of the queries
+// with r: Prometheus quotes label values, which a hostile server's metrics
+// may fill with the echo of a key. The Prometheus URL's own credentials are
+// added to r. Without it the client scrubs those alone.
+func WithRedactor(r *secret.Redactor) Option { return func(c *config) { c.red = r } }
 
 // WithLogger sets the logger of Prometheus's warnings and of dropped values.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
@@ -89,7 +100,11 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w %q: want http(s)://host:port", ErrURL, results.RedactURL(rawURL))
 	}
-	c := &Client{source: results.RedactURL(rawURL), wait: max(cfg.wait, 0), timeout: cfg.timeout, log: cfg.log}
+	c := &Client{source: results.RedactURL(rawURL), wait: max(cfg.wait, 0), timeout: cfg.timeout, log: cfg.log, red: cfg.red}
+	if c.red == nil {
+		c.red = secret.NewRedactor()
+	}
+	c.red.AddURL(rawURL)
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -105,7 +120,7 @@ func New(rawURL string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	ac, err := api.NewClient(api.Config{Address: u.String(), Client: cfg.httpClient})
+	ac, err := api.NewClient(api.Config{Address: u.String(), Client: sameOrigin(cfg.httpClient)})
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrURL, c.source, err)
 	}
@@ -149,5 +164,26 @@ func (c *Client) queryError(expr string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("serverside: Prometheus at %s: query `%s`: %w", c.source, expr, err)
+	return c.red.Error(fmt.Errorf("serverside: Prometheus at %s: query `%s`: %w", c.source, expr, err))
+}
+
+// sameOrigin returns a copy of hc (nil: a client on client_golang's default
+// transport) that follows redirects within the first request's origin
+// only, then as hc's own CheckRedirect says.
+func sameOrigin(hc *http.Client) *http.Client {
+	if hc == nil {
+		return &http.Client{Transport: api.DefaultRoundTripper, CheckRedirect: secret.CheckRedirect}
+	}
+	c := *hc
+	own := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := secret.CheckRedirect(req, via); err != nil {
+			return err
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		return nil
+	}
+	return &c
 }
