@@ -10,16 +10,17 @@ import (
 
 	"github.com/benchstation/benchstation/bencher/report"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // matrixCommand is bencher matrix: every profile at every size, compared
 // in one table.
-func matrixCommand(ctx context.Context, o *loadOptions, stdout, stderr io.Writer, log *slog.Logger, bar bool) int {
+func matrixCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, stdout, stderr io.Writer, log *slog.Logger, bar bool) int {
 	profs, sizes, err := matrixAxes(o)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	p, err := newPlan(o)
+	p, err := newPlan(o, red)
 	if err != nil {
 		return fail(stderr, err)
 	}

@@ -15,10 +15,11 @@ import (
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/report"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // runCommand is bencher run: one run, or one per level of a sweep.
-func runCommand(ctx context.Context, o *loadOptions, stdout, stderr io.Writer, log *slog.Logger, bar bool) int {
+func runCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, stdout, stderr io.Writer, log *slog.Logger, bar bool) int {
 	if o.profile != "" {
 		p, err := findProfile(o.profile)
 		if err != nil {
@@ -26,7 +27,7 @@ func runCommand(ctx context.Context, o *loadOptions, stdout, stderr io.Writer, l
 		}
 		p.apply(o)
 	}
-	p, err := newPlan(o)
+	p, err := newPlan(o, red)
 	if err != nil {
 		return fail(stderr, err)
 	}

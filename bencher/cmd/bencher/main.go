@@ -26,6 +26,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Exit codes.
@@ -126,6 +127,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	c := &cli{}
+	// The redactor of the run's credentials (the API key, credential
+	// headers, URL user-info), which newPlan fills in: everything the
+	// process writes passes through it, the last line of defence behind
+	// the scrubbing of the server's text where it is recorded.
+	red := secret.NewRedactor()
+	rawStderr := stderr
+	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
 	cmd, code, err := parse(newApp(stdout, stderr, c), args)
 	if code >= 0 {
 		return code
@@ -134,13 +142,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bencher: %v (see --help)\n", err)
 		return exitUsage
 	}
-	log := newLogger(stderr, c.logLevel)
-	bar := barWanted(stderr, cmd, c)
+	log := newLogger(stderr, c.logLevel, red)
+	bar := barWanted(rawStderr, cmd, c)
 	switch cmd {
 	case "run":
-		return runCommand(ctx, &c.run, stdout, stderr, log, bar)
+		return runCommand(ctx, &c.run, red, stdout, stderr, log, bar)
 	case "matrix":
-		return matrixCommand(ctx, &c.matrix, stdout, stderr, log, bar)
+		return matrixCommand(ctx, &c.matrix, red, stdout, stderr, log, bar)
 	case "sim":
 		return simCommand(ctx, c.listen, &c.sim, stderr, log)
 	case "report":
@@ -191,11 +199,11 @@ func nameFlag(app *kingpin.Application, args []string, err error) error {
 	return err
 }
 
-// newLogger returns the logger of diagnostics, on stderr.
-func newLogger(stderr io.Writer, level string) *slog.Logger {
+// newLogger returns the logger of diagnostics, on stderr, scrubbed by red.
+func newLogger(stderr io.Writer, level string, red *secret.Redactor) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // the flag's enum admits only valid levels
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(red.Handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: l})))
 }
 
 // barWanted says whether to draw the progress line: on a terminal, unless

@@ -15,6 +15,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/stats"
 	"github.com/benchstation/benchstation/bencher/workload"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // usageError is an error of the command line or of its input files: the
@@ -43,12 +44,19 @@ type plan struct {
 	labels      map[string]string
 	format      report.Format
 	promOpts    []serverside.Option // nil without --prometheus-url
+	// red knows the run's credentials: the API key, the values of
+	// credential headers (secret.IsCredentialHeader), the user-info of
+	// --target and --prometheus-url. Everything the server says passes
+	// through it before it is shown, logged or stored.
+	red *secret.Redactor
 }
 
-// newPlan checks the flags and reads the input files. Every error is a
-// usageError.
-func newPlan(o *loadOptions) (*plan, error) {
-	p := &plan{o: o, api: bencher.API(o.api)}
+// newPlan checks the flags and reads the input files, and makes red know
+// the credentials they give. Every error is a usageError.
+func newPlan(o *loadOptions, red *secret.Redactor) (*plan, error) {
+	p := &plan{o: o, api: bencher.API(o.api), red: red}
+	red.AddURL(o.target)
+	red.AddURL(o.prom.url)
 	var err error
 	if strings.TrimSpace(o.slo) != "" {
 		if p.gates, err = gate.Parse(o.slo, stats.IsValueName); err != nil {
@@ -71,12 +79,14 @@ func newPlan(o *loadOptions) (*plan, error) {
 	if p.headers, err = parseHeaders(o.headers); err != nil {
 		return nil, err
 	}
+	red.AddHeaders(p.headers)
 	if p.labels, err = parseLabels(o.labels); err != nil {
 		return nil, err
 	}
 	if p.apiKey, err = readAPIKey(o.apiKeyFile); err != nil {
 		return nil, err
 	}
+	red.Add(p.apiKey)
 	if err := p.readPrometheus(); err != nil {
 		return nil, err
 	}
@@ -86,13 +96,18 @@ func newPlan(o *loadOptions) (*plan, error) {
 	return p, nil
 }
 
-// parseHeaders reads 'Name: value' headers.
+// parseHeaders reads 'Name: value' headers. A header whose name looks like
+// a credential's is a secret: its value is scrubbed from all the output
+// (see newPlan), and a malformed one is not quoted.
 func parseHeaders(hs []string) (http.Header, error) {
 	h := http.Header{}
 	for _, s := range hs {
 		name, value, ok := strings.Cut(s, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			if secret.IsCredentialName(s) {
+				return nil, usagef("--header %s: want 'Name: value' (not quoted: it may hold a credential)", secret.Redacted)
+			}
 			return nil, usagef("--header %q: want 'Name: value'", s)
 		}
 		h.Add(name, strings.TrimSpace(value))
@@ -256,7 +271,7 @@ func (p *plan) profileKey(sp spec) string {
 func (p *plan) runnerOptions(s spec) []bencher.Option {
 	o := p.o
 	return []bencher.Option{
-		bencher.WithAPI(p.api), bencher.WithAPIKey(p.apiKey), bencher.WithHeaders(p.headers),
+		bencher.WithAPI(p.api), bencher.WithAPIKey(p.apiKey), bencher.WithHeaders(p.headers), bencher.WithRedactor(p.red),
 		bencher.WithStreaming(o.stream), bencher.WithTimeout(o.timeout), bencher.WithRecordOutputs(o.recordOutputs),
 		bencher.WithConcurrency(s.concurrency), bencher.WithRate(s.rate), bencher.WithBurstiness(o.burstiness),
 		bencher.WithRequests(s.requests), bencher.WithDuration(o.duration), bencher.WithWarmup(o.warmup),

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // probeTimeout limits the check of a target.
@@ -32,9 +32,17 @@ func notOpenAI(format string, args ...any) error {
 }
 
 // probeModels asks GET BASE/models which models the target serves, as an
-// OpenAI-compatible server answers it, and returns the first. Its errors
-// say whether the target could not be reached or answered something else.
-func probeModels(ctx context.Context, hc *http.Client, base string) (string, error) {
+// OpenAI-compatible server answers it, and returns the first, as the
+// server names it. Its errors say whether the target could not be reached
+// or answered something else; what they quote of the answer is scrubbed by
+// red first.
+func probeModels(ctx context.Context, hc *http.Client, base string, red *secret.Redactor) (string, error) {
+	model, err := probe(ctx, hc, base, red)
+	return model, red.Error(err)
+}
+
+// probe is probeModels without the scrubbing of its errors.
+func probe(ctx context.Context, hc *http.Client, base string, red *secret.Redactor) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	where := "GET " + results.RedactURL(strings.TrimRight(base, "/")) + "/models"
@@ -45,9 +53,11 @@ func probeModels(ctx context.Context, hc *http.Client, base string) (string, err
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is said already, without credentials
+		// The URL is said already, without credentials; that of a refused
+		// redirect is another origin's, which may carry the echo of a key.
+		err = urlCause(err)
+		if errors.Is(err, secret.ErrNotAllowed) {
+			return "", fmt.Errorf("%s: %w", where, err)
 		}
 		return "", fmt.Errorf("cannot reach the target: %s: %w", where, err)
 	}
@@ -56,8 +66,9 @@ func probeModels(ctx context.Context, hc *http.Client, base string) (string, err
 	if err != nil {
 		return "", fmt.Errorf("%s: reading the answer: %w", where, err)
 	}
+	shown := []byte(red.String(string(body))) // scrubbed whole, before bodyNote cuts it
 	if resp.StatusCode != http.StatusOK {
-		return "", notOpenAI("%s answered %s%s", where, resp.Status, bodyNote(resp.Header.Get("Content-Type"), body))
+		return "", notOpenAI("%s answered %s%s", where, resp.Status, bodyNote(resp.Header.Get("Content-Type"), shown))
 	}
 	var list struct {
 		Data []struct {
@@ -66,7 +77,7 @@ func probeModels(ctx context.Context, hc *http.Client, base string) (string, err
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
 		return "", notOpenAI("%s answered 200 with a body that is not an OpenAI model list%s",
-			where, bodyNote(resp.Header.Get("Content-Type"), body))
+			where, bodyNote(resp.Header.Get("Content-Type"), shown))
 	}
 	if len(list.Data) == 0 || list.Data[0].ID == "" {
 		return "", notOpenAI("%s lists no model", where)

@@ -32,6 +32,7 @@ func (p *plan) readPrometheus() error {
 	opts := []serverside.Option{
 		serverside.WithSelector(o.selector), serverside.WithGPUSelector(o.gpuSelector),
 		serverside.WithVLLMSelector(o.vllmSelector), serverside.WithWait(o.wait), serverside.WithTimeout(o.timeout),
+		serverside.WithRedactor(p.red),
 	}
 	if _, err := serverside.New(o.url, opts...); err != nil {
 		return usagef("--prometheus-url: %w", err)

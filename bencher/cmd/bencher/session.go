@@ -199,6 +199,7 @@ func (s *session) meta(sp spec, id string) results.Meta {
 		ID: id, Name: sp.name, Labels: sp.labels, Profile: p.profileKey(sp), Workload: p.wlMeta,
 		SLOs: p.slos, Gates: p.gates, Percentiles: p.percentiles,
 		Simulated: s.tgt.simulated, ServerVersion: s.tgt.version, OmitRecords: p.o.omitRecords,
+		Redactor: p.red,
 	}
 }
 
@@ -208,7 +209,7 @@ func (s *session) runInfo(sp spec, id string) live.RunInfo {
 	if sp.rate > 0 {
 		mode = bencher.ModeOpenLoop
 	}
-	return live.RunInfo{ID: id, Profile: s.p.profileKey(sp), Model: s.tgt.model, Target: results.RedactURL(s.tgt.url),
+	return live.RunInfo{ID: id, Profile: s.p.profileKey(sp), Model: s.p.red.Value(s.tgt.model), Target: results.RedactURL(s.tgt.url),
 		API: string(s.p.api), Mode: mode, Simulated: s.tgt.simulated}
 }
 

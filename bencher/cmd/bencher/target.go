@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // embeddedAddr is where the embedded simulator listens: a free loopback port.
@@ -24,7 +26,7 @@ const versionTimeout = 5 * time.Second
 // target is the server a benchmark runs against.
 type target struct {
 	url       string // OpenAI base URL, such as http://host:8000/v1
-	model     string
+	model     string // as the server names it, sent in requests; shown through plan.red.Value
 	simulated bool
 	version   string
 	close     func() // stops the embedded simulator; nil for a real target
@@ -39,9 +41,12 @@ func openTarget(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger
 	}
 	o := p.o
 	t := &target{url: o.target, model: o.model}
-	hc := &http.Client{Transport: &authTransport{base: http.DefaultTransport, key: p.apiKey, headers: p.headers}}
+	hc, base, err := p.targetClient()
+	if err != nil {
+		return nil, targetError(o.target, err)
+	}
 	if o.checkTarget || o.model == "" {
-		model, err := probeModels(ctx, hc, o.target)
+		model, err := probeModels(ctx, hc, base, p.red)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -54,14 +59,14 @@ func openTarget(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger
 	}
 	vctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()
-	srv, err := results.DetectServer(vctx, hc, o.target)
+	srv, err := results.DetectServer(vctx, hc, base, p.red)
 	switch {
 	case err == nil:
 		t.version, t.simulated = srv.Version, srv.Simulated
 	case !errors.Is(err, results.ErrNoVersion):
 		log.Debug("the target's version is unknown", "err", err)
 	}
-	fmt.Fprintf(stderr, "bencher: target %s, model %s%s\n", results.RedactURL(t.url), t.model, versionNote(t.version))
+	fmt.Fprintf(stderr, "bencher: target %s, model %s%s\n", results.RedactURL(t.url), p.red.Value(t.model), versionNote(t.version))
 	if t.simulated {
 		fmt.Fprintln(stderr, "bencher: the target is the bencher's vLLM SIMULATOR (bencher sim): results are SIMULATED")
 	}
@@ -107,22 +112,38 @@ func startEmbedded(p *plan, stderr io.Writer, log *slog.Logger) (*target, error)
 	return t, nil
 }
 
-// authTransport adds the API key and the extra headers to the requests of
-// the bencher's own checks (GET /version).
-type authTransport struct {
-	base    http.RoundTripper
-	key     string
-	headers http.Header
+// targetClient returns the HTTP client of the bencher's own checks of the
+// target (GET /v1/models, GET /version) and the base URL to query, without
+// its user-info: the client adds the credentials (the API key, the extra
+// headers, the user-info as Basic authentication) to the requests for the
+// target's origin only, and follows redirects within it only.
+func (p *plan) targetClient() (*http.Client, string, error) {
+	u, err := url.Parse(p.o.target)
+	if err != nil {
+		return nil, "", fmt.Errorf("bad URL: %w", urlCause(err))
+	}
+	h := http.Header{}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)))
+		u.User = nil
+	}
+	if p.apiKey != "" {
+		h.Set("Authorization", "Bearer "+p.apiKey)
+	}
+	for k, vs := range p.headers {
+		h[http.CanonicalHeaderKey(k)] = vs
+	}
+	hc := &http.Client{Transport: secret.NewTransport(http.DefaultTransport, u, h), CheckRedirect: secret.CheckRedirect}
+	return hc, u.String(), nil
 }
 
-// RoundTrip sends r with the key and headers.
-func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	for k, vs := range t.headers {
-		r.Header[k] = vs
+// urlCause returns the cause of a *url.Error: its URL may hold
+// credentials, or be another origin's.
+func urlCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
 	}
-	if t.key != "" {
-		r.Header.Set("Authorization", "Bearer "+t.key)
-	}
-	return t.base.RoundTrip(r)
+	return err
 }
