@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // The kinds of poll failure. Every error a poll returns wraps exactly one.
@@ -24,6 +26,9 @@ var (
 	ErrHTTPStatus   = errors.New("unexpected HTTP status")
 	ErrMalformed    = errors.New("malformed response")
 	ErrPagination   = errors.New("pagination failed")
+	// ErrRedirect is a redirect to another origin (scheme, host or port),
+	// which is never followed: the key is for the endpoint's origin only.
+	ErrRedirect = errors.New("redirect to another origin refused")
 )
 
 // reasons name the kinds of failure in the reason label, in order.
@@ -39,6 +44,7 @@ var reasons = [...]struct {
 	{"http_status", ErrHTTPStatus},
 	{"malformed", ErrMalformed},
 	{"pagination", ErrPagination},
+	{"redirect", ErrRedirect},
 }
 
 // Reasons returns the values of the reason label, one per kind of failure.
@@ -95,14 +101,32 @@ func (e *HTTPError) Error() string {
 
 // client fetches the pages of one endpoint's batch list.
 type client struct {
-	http     *http.Client
+	http     *http.Client // adds the key, for the endpoint's origin only
 	listURL  string
-	key      Secret
+	key      secret.Secret
+	red      *secret.Redactor
 	pageSize int
 	maxPages int
 	maxBytes int64
 	maxRetry time.Duration
 	now      func() time.Time
+}
+
+// newHTTPClient returns the client of an endpoint: it sends the key to the
+// endpoint's origin only and follows no redirect to another origin.
+func newHTTPClient(ep Endpoint) (*http.Client, error) {
+	u, err := url.Parse(ep.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("invalid batch endpoint URL (build endpoints with NewEndpoint)")
+	}
+	header := http.Header{}
+	if ep.APIKey.IsSet() {
+		header.Set("Authorization", "Bearer "+ep.APIKey.Value())
+	}
+	return &http.Client{
+		Transport:     secret.NewTransport(http.DefaultTransport.(*http.Transport).Clone(), u, header),
+		CheckRedirect: secret.CheckRedirect,
+	}, nil
 }
 
 // list visits every batch of every page, following after/has_more. It
@@ -133,7 +157,7 @@ func (c *client) list(ctx context.Context, visit func(*Batch)) (pages int, err e
 		case next == "":
 			return pages, fmt.Errorf("%w: page %d says has_more but gives no last_id", ErrPagination, pages)
 		case seen[next] || next == after:
-			return pages, fmt.Errorf("%w: page %d repeats the cursor %s (a pagination loop)", ErrPagination, pages, short(next))
+			return pages, fmt.Errorf("%w: page %d repeats the cursor %s (a pagination loop)", ErrPagination, pages, c.quote(next))
 		}
 		seen[next] = true
 		after = next
@@ -152,9 +176,6 @@ func (c *client) page(ctx context.Context, after string) (*Page, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "benchstation-exporter")
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key.Reveal())
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, transportError(ctx, err)
@@ -170,12 +191,12 @@ func (c *client) page(ctx context.Context, after string) (*Page, error) {
 	if int64(len(body)) > c.maxBytes {
 		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrMalformed, c.maxBytes)
 	}
-	return decodePage(body)
+	return c.decodePage(body)
 }
 
 // decodePage decodes a list page, which must be a JSON object with a data
 // array and, if it names its object, the object "list".
-func decodePage(body []byte) (*Page, error) {
+func (c *client) decodePage(body []byte) (*Page, error) {
 	var wire struct {
 		Page
 		Data *[]Batch `json:"data"`
@@ -187,7 +208,7 @@ func decodePage(body []byte) (*Page, error) {
 	case wire.Data == nil:
 		return nil, fmt.Errorf("%w: no data array", ErrMalformed)
 	case wire.Object != "" && wire.Object != "list":
-		return nil, fmt.Errorf("%w: object is %s, not list", ErrMalformed, short(wire.Object))
+		return nil, fmt.Errorf("%w: object is %s, not list", ErrMalformed, c.quote(wire.Object))
 	}
 	p := wire.Page
 	p.Data = *wire.Data
@@ -215,7 +236,7 @@ func jsonError(err error) error {
 
 func (c *client) statusError(resp *http.Response, body []byte) error {
 	e := &HTTPError{Code: resp.StatusCode, Detail: errorDetail(body)}
-	if c.key != "" && e.Detail != "" && strings.Contains(c.key.Reveal(), e.Detail) {
+	if e.Detail != "" && (c.red.Contains(e.Detail) || strings.Contains(c.key.Value(), e.Detail)) {
 		e.Detail = "" // a server that echoes the key, or part of it
 	}
 	kind := ErrHTTPStatus
@@ -291,6 +312,10 @@ func identifier(s string) string {
 // transportError classifies a failure to get or read a response.
 func transportError(ctx context.Context, err error) error {
 	err = unwrapURL(err)
+	var re *secret.RedirectError
+	if errors.As(err, &re) {
+		return fmt.Errorf("%w: %w", ErrRedirect, err)
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout()) {
@@ -309,8 +334,11 @@ func unwrapURL(err error) error {
 	return err
 }
 
-// short quotes s, cut to 64 bytes, for error text.
-func short(s string) string {
+// quote quotes a string from the server, cut to 64 bytes, for error text;
+// one that holds a credential is [REDACTED] whole (before the cut, which
+// could leave a part of it that no redactor would know).
+func (c *client) quote(s string) string {
+	s = c.red.Value(s)
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}

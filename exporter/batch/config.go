@@ -3,11 +3,13 @@ package batch
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Defaults for Config. PageSize is OpenAI's largest page.
@@ -114,22 +116,26 @@ type Endpoint struct {
 	Name string
 	// URL is the server's base URL; GET URL/v1/batches lists the batches.
 	URL string
-	// APIKey, when set, is sent as "Authorization: Bearer <key>".
-	APIKey Secret
+	// APIKey, when set, is sent as "Authorization: Bearer <key>", to the
+	// URL's origin (scheme, host and port) only.
+	APIKey secret.Secret
 }
 
 // NewEndpoint checks rawURL and builds an Endpoint. An empty name is
 // derived from the URL: its host and port, and its path if not "/" or "/v1".
 // URLs with user information, a query or a fragment are refused: keys
-// belong in key files, not in URLs. Errors never quote the URL.
-func NewEndpoint(name, rawURL string, key Secret) (Endpoint, error) {
+// belong in key files, not in URLs. Errors never quote the URL, nor any
+// part of it.
+func NewEndpoint(name, rawURL string, key secret.Secret) (Endpoint, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return Endpoint{}, fmt.Errorf("invalid batch endpoint URL: %w", err)
+		// net/url quotes the part it chokes on (`invalid port ":sk-…"`).
+		msg := strings.Join(strings.Fields(quoted.ReplaceAllString(err.Error(), "")), " ")
+		return Endpoint{}, fmt.Errorf("invalid batch endpoint URL: %s", msg)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -156,30 +162,18 @@ func NewEndpoint(name, rawURL string, key Secret) (Endpoint, error) {
 // ListURL is the URL of the endpoint's batch list.
 func (e Endpoint) ListURL() string { return e.URL + "/v1/batches" }
 
-// Secret is an API key. It prints as [REDACTED] in every format and log
-// record; Reveal is the only way to read it.
-type Secret string
-
-const redacted = "[REDACTED]"
-
-// String returns [REDACTED], or "" when no key is set.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
+// Redactor returns a Redactor that knows the endpoint's credentials: its
+// key, in every form a server may echo it (alone, as the Authorization
+// value, base64, escaped), and any credential its URL carries.
+func (e Endpoint) Redactor() *secret.Redactor {
+	r := secret.NewRedactor()
+	if e.APIKey.IsSet() {
+		r.AddSecret(e.APIKey)
+		r.AddHeader("Authorization", "Bearer "+e.APIKey.Value())
 	}
-	return redacted
+	r.AddURL(e.URL)
+	return r
 }
 
-// GoString returns [REDACTED], for %#v.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue keeps the key out of slog records.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText keeps the key out of encoded configs.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// Reveal returns the key itself, for the Authorization header.
-func (s Secret) Reveal() string { return string(s) }
-
-var _ slog.LogValuer = Secret("")
+// quoted matches a quoted part of an error message.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|` + "`[^`]*`")

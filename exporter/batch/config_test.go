@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/exporter/batch"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 func TestNewEndpoint(t *testing.T) {
@@ -36,7 +37,7 @@ func TestNewEndpoint(t *testing.T) {
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			t.Parallel()
-			e, err := batch.NewEndpoint(tc.name, tc.url, "")
+			e, err := batch.NewEndpoint(tc.name, tc.url, secret.Secret{})
 			if tc.wantErr != "" {
 				require.EqualError(t, err, tc.wantErr)
 				if tc.mustNotShow != "" {
@@ -53,7 +54,7 @@ func TestNewEndpoint(t *testing.T) {
 
 func TestSecretNeverPrints(t *testing.T) {
 	t.Parallel()
-	e, err := batch.NewEndpoint("x", "http://h", testKey)
+	e, err := batch.NewEndpoint("x", "http://h", secret.New(testKey))
 	require.NoError(t, err)
 	var out bytes.Buffer
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
@@ -67,8 +68,8 @@ func TestSecretNeverPrints(t *testing.T) {
 	out.Write(j)
 	assert.NotContains(t, out.String(), testKey)
 	assert.Contains(t, out.String(), "[REDACTED]")
-	assert.Equal(t, testKey, e.APIKey.Reveal())
-	assert.Empty(t, batch.Secret("").String(), "no key prints as nothing")
+	assert.Equal(t, testKey, e.APIKey.Value())
+	assert.Empty(t, secret.Secret{}.String(), "no key prints as nothing")
 }
 
 func TestReadAPIKey(t *testing.T) {
@@ -83,7 +84,7 @@ func TestReadAPIKey(t *testing.T) {
 	spaced, big := write("spaced", "sk-a "+testKey), write("big", string(make([]byte, 65<<10)))
 	for _, tc := range []struct {
 		name, file, env string
-		want            batch.Secret
+		want            string
 		wantErr         string
 	}{
 		{name: "file", file: good, env: "ignored", want: testKey},
@@ -103,7 +104,7 @@ func TestReadAPIKey(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.want.Reveal(), got.Reveal())
+			assert.Equal(t, tc.want, got.Value())
 		})
 	}
 }
@@ -165,7 +166,7 @@ endpoints:
 			require.NoError(t, err)
 			var got []string
 			for _, e := range eps {
-				got = append(got, e.Name+" "+e.ListURL()+" "+e.APIKey.Reveal())
+				got = append(got, e.Name+" "+e.ListURL()+" "+e.APIKey.Value())
 			}
 			assert.Equal(t, tc.want, got)
 		})
@@ -180,7 +181,7 @@ func TestSourcesEndpoints(t *testing.T) {
 	require.Len(t, eps, 2)
 	assert.Equal(t, "a:8000", eps[0].Name)
 	assert.Equal(t, "b:8000", eps[1].Name)
-	assert.Equal(t, "sk-env", eps[1].APIKey.Reveal(), "--batch.endpoint URLs share BATCH_API_KEY")
+	assert.Equal(t, "sk-env", eps[1].APIKey.Value(), "--batch.endpoint URLs share BATCH_API_KEY")
 
 	_, err = batch.Sources{APIKeyFile: "k", Getenv: env}.Endpoints()
 	require.EqualError(t, err, "--batch.api-key-file is the key of --batch.endpoint URLs, and none is given (config-file endpoints name their own api_key_file)")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // maxKeyFileBytes bounds what is read from an API key file.
@@ -45,6 +48,9 @@ func (s Sources) Endpoints() ([]Endpoint, error) {
 	if len(s.URLs) > 0 {
 		key, err := ReadAPIKey(s.APIKeyFile, s.Getenv(APIKeyEnv))
 		if err != nil {
+			if errors.Is(err, errKeyLike) {
+				return nil, fmt.Errorf("--batch.api-key-file: %w", err)
+			}
 			return nil, err
 		}
 		for _, raw := range s.URLs {
@@ -65,31 +71,60 @@ func (s Sources) Endpoints() ([]Endpoint, error) {
 	return eps, nil
 }
 
+// errKeyLike marks the errors about a file name or variable name that may
+// be the key itself, and so is described by its length, never quoted.
+var errKeyLike = errors.New("is it the key itself?")
+
+// keyLikeError is an error about a value that must not be quoted.
+type keyLikeError struct{ msg string }
+
+func (e *keyLikeError) Error() string { return e.msg }
+func (e *keyLikeError) Unwrap() error { return errKeyLike }
+
 // ReadAPIKey returns the key in file (surrounding white space trimmed), or
-// fromEnv when file is "". Neither key is ever quoted in an error.
-func ReadAPIKey(file, fromEnv string) (Secret, error) {
+// fromEnv when file is "". Neither key is ever quoted in an error, nor is
+// a file name that does not look like one (someone may have given the key
+// where its file belongs): that is described by its length.
+func ReadAPIKey(file, fromEnv string) (secret.Secret, error) {
+	return readAPIKey(file, file, fromEnv)
+}
+
+// readAPIKey is ReadAPIKey of path, which is file as given (shown) or
+// joined to a directory (opened).
+func readAPIKey(file, path, fromEnv string) (secret.Secret, error) {
 	key := strings.TrimSpace(fromEnv)
-	if file != "" {
-		f, err := os.Open(file)
+	if path != "" {
+		f, err := os.Open(path)
 		if err != nil {
-			return "", fmt.Errorf("reading API key file: %w", err)
+			if !plausiblePath(file) {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				return secret.Secret{}, &keyLikeError{fmt.Sprintf("cannot open it (%v), and it does not look like a file path (%s)", err, sizeOnly(file))}
+			}
+			return secret.Secret{}, fmt.Errorf("reading API key file: %w", err)
 		}
 		defer f.Close()
 		b, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
 		if err != nil {
-			return "", fmt.Errorf("reading API key file %s: %w", file, err)
+			return secret.Secret{}, fmt.Errorf("reading API key file %s: %w", path, err)
 		}
 		if len(b) > maxKeyFileBytes {
-			return "", fmt.Errorf("API key file %s is larger than %d bytes", file, maxKeyFileBytes)
+			return secret.Secret{}, fmt.Errorf("API key file %s is larger than %d bytes", path, maxKeyFileBytes)
 		}
 		if key = strings.TrimSpace(string(b)); key == "" {
-			return "", fmt.Errorf("API key file %s is empty", file)
+			return secret.Secret{}, fmt.Errorf("API key file %s is empty", path)
 		}
 	}
 	if strings.IndexFunc(key, unicode.IsControl) >= 0 || strings.ContainsRune(key, ' ') {
-		return "", errors.New("API key contains white space or control characters")
+		msg := "API key contains white space or control characters"
+		if f := strings.Fields(key); len(f) == 2 && strings.EqualFold(f[0], "Bearer") {
+			msg += ` (give the key alone, without "Bearer ")`
+		}
+		return secret.Secret{}, errors.New(msg)
 	}
-	return Secret(key), nil
+	return secret.New(key), nil
 }
 
 // fileConfig is the YAML of --batch.config-file.
@@ -127,7 +162,16 @@ func LoadConfigFile(path string, getenv func(string) string) ([]Endpoint, error)
 	eps := make([]Endpoint, 0, len(fc.Endpoints))
 	for i, fe := range fc.Endpoints {
 		e, err := fe.endpoint(filepath.Dir(path), getenv)
-		if err != nil {
+		var fe2 *fieldError
+		switch {
+		case errors.As(err, &fe2):
+			// The field, the file and the endpoint, never the value.
+			ref := fmt.Sprintf("endpoint %d", i+1)
+			if fe.Name != "" && !LooksLikeKey(fe.Name) {
+				ref = fmt.Sprintf("endpoint %q", fe.Name)
+			}
+			return nil, fmt.Errorf("%s in %s, %s: %w", fe2.field, path, ref, fe2.err)
+		case err != nil:
 			return nil, fmt.Errorf("batch config %s: endpoint %d: %w", path, i+1, err)
 		}
 		eps = append(eps, e)
@@ -138,6 +182,16 @@ func LoadConfigFile(path string, getenv func(string) string) ([]Endpoint, error)
 	return eps, nil
 }
 
+// fieldError is an error about the value of a config-file field that may
+// be the key itself: it names the field, never the value.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
 func (fe fileEndpoint) endpoint(dir string, getenv func(string) string) (Endpoint, error) {
 	if fe.URL == "" {
 		return Endpoint{}, errors.New("url is required")
@@ -145,18 +199,28 @@ func (fe fileEndpoint) endpoint(dir string, getenv func(string) string) (Endpoin
 	if fe.APIKeyFile != "" && fe.APIKeyEnv != "" {
 		return Endpoint{}, errors.New("api_key_file and api_key_env are exclusive")
 	}
-	var key Secret
+	var key secret.Secret
 	var err error
 	switch {
 	case fe.APIKeyFile != "":
-		file := fe.APIKeyFile
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(dir, file)
+		path := fe.APIKeyFile
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
 		}
-		key, err = ReadAPIKey(file, "")
+		key, err = readAPIKey(fe.APIKeyFile, path, "")
+		if errors.Is(err, errKeyLike) {
+			return Endpoint{}, &fieldError{"api_key_file", err}
+		}
 	case fe.APIKeyEnv != "":
+		if !envName.MatchString(fe.APIKeyEnv) {
+			return Endpoint{}, &fieldError{"api_key_env", &keyLikeError{"not an environment variable name (" + sizeOnly(fe.APIKeyEnv) + ")"}}
+		}
 		v := getenv(fe.APIKeyEnv)
 		if strings.TrimSpace(v) == "" {
+			if !plausibleEnvName(fe.APIKeyEnv) {
+				return Endpoint{}, &fieldError{"api_key_env", &keyLikeError{"no environment variable of that name is set, and the name " +
+					"does not look like one (" + sizeOnly(fe.APIKeyEnv) + ")"}}
+			}
 			return Endpoint{}, fmt.Errorf("api_key_env: environment variable %s is empty or unset", fe.APIKeyEnv)
 		}
 		key, err = ReadAPIKey("", v)
@@ -179,7 +243,15 @@ func yamlError(err error) error {
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
 		if sub := unknownField.FindStringSubmatch(m); sub != nil {
-			m = fmt.Sprintf("line %s: unknown field %q", sub[1], sub[2])
+			if LooksLikeKey(sub[2]) {
+				m = fmt.Sprintf("line %s: unknown field (%s)", sub[1], sizeOnly(sub[2]))
+			} else {
+				m = fmt.Sprintf("line %s: unknown field %q", sub[1], sub[2])
+			}
+		} else {
+			// The decoder quotes (the start of) the value it could not
+			// use: `sk-proj…`. The line and the types say enough.
+			m = strings.Join(strings.Fields(quoted.ReplaceAllString(m, "")), " ")
 		}
 		msgs[i] = m
 	}

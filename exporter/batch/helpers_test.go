@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/exporter/batch"
+	"github.com/benchstation/benchstation/internal/secret"
 	"github.com/benchstation/benchstation/internal/testkit"
 )
 
@@ -44,7 +45,7 @@ type logBuffer = testkit.Buffer
 // other settings.
 func newPoller(t *testing.T, url string, clock *fakeClock, cfg batch.Config, logger *slog.Logger) *batch.Poller {
 	t.Helper()
-	ep, err := batch.NewEndpoint("test", url, testKey)
+	ep, err := batch.NewEndpoint("test", url, secret.New(testKey))
 	require.NoError(t, err)
 	if clock != nil {
 		cfg.Clock = clock.Now

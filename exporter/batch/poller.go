@@ -5,11 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Snapshot is the state of one endpoint after its latest poll. It is
@@ -53,6 +53,7 @@ type Poller struct {
 	ep     Endpoint
 	cfg    Config
 	client *client
+	red    *secret.Redactor // the endpoint's credentials
 	logger *slog.Logger
 
 	snap atomic.Pointer[Snapshot]
@@ -76,11 +77,19 @@ func NewPoller(ep Endpoint, cfg Config, logger *slog.Logger) (*Poller, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Poller{ep: ep, cfg: cfg, logger: logger.With("endpoint", ep.Name)}
+	hc, err := newHTTPClient(ep)
+	if err != nil {
+		return nil, err
+	}
+	red := ep.Redactor()
+	// The poller's own records are scrubbed too, whatever handler the
+	// caller gave: every string a server sent may hold the key.
+	p := &Poller{ep: ep, cfg: cfg, red: red, logger: slog.New(red.Handler(logger.Handler())).With("endpoint", ep.Name)}
 	p.client = &client{
-		http:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		http:     hc,
 		listURL:  ep.ListURL(),
 		key:      ep.APIKey,
+		red:      red,
 		pageSize: cfg.PageSize,
 		maxPages: cfg.MaxPages,
 		maxBytes: cfg.MaxResponseBytes,
@@ -97,6 +106,10 @@ func NewPoller(ep Endpoint, cfg Config, logger *slog.Logger) (*Poller, error) {
 
 // Name is the endpoint's name.
 func (p *Poller) Name() string { return p.ep.Name }
+
+// Redactor returns the Redactor of the endpoint's credentials, which every
+// string from the server passes through before it is published or logged.
+func (p *Poller) Redactor() *secret.Redactor { return p.red }
 
 // Snapshot returns the state after the latest poll; never nil.
 func (p *Poller) Snapshot() *Snapshot { return p.snap.Load() }
@@ -148,19 +161,20 @@ func (p *Poller) run(ctx context.Context, done chan<- struct{}) {
 
 // Poll lists the endpoint's batches once, within the configured timeout,
 // and publishes the outcome. A poll cut short because ctx was cancelled is
-// not recorded. The error never contains the API key.
+// not recorded. The error never contains the API key: its text went
+// through the endpoint's Redactor.
 func (p *Poller) Poll(ctx context.Context) error {
 	p.pollMu.Lock()
 	defer p.pollMu.Unlock()
 	pollCtx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	start := p.cfg.Clock()
-	r := newReducer(start, p.cfg.Window, p.cfg.MaxBatches)
+	r := newReducer(start, p.cfg.Window, p.cfg.MaxBatches, p.red)
 	_, err := p.client.list(pollCtx, r.add)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	err = redactError(err, p.ep.APIKey)
+	err = p.red.Error(err)
 	p.record(start, p.cfg.Clock().Sub(start), r, err)
 	p.logOutcome(err)
 	p.publish()
@@ -211,20 +225,3 @@ func (p *Poller) logOutcome(err error) {
 		p.logged, p.logAt = reason, now
 	}
 }
-
-// redactError replaces key in err's text. The chain stays reachable for
-// errors.Is and errors.As.
-func redactError(err error, key Secret) error {
-	if err == nil || key == "" || !strings.Contains(err.Error(), key.Reveal()) {
-		return err
-	}
-	return &redactedError{msg: strings.ReplaceAll(err.Error(), key.Reveal(), redacted), err: err}
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }

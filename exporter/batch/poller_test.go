@@ -16,6 +16,7 @@ import (
 
 	"github.com/benchstation/benchstation/exporter/batch"
 	"github.com/benchstation/benchstation/exporter/batch/batchtest"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 func TestPollPaginates(t *testing.T) {
@@ -401,7 +402,7 @@ func BenchmarkPoll10000(b *testing.B) {
 		_, _ = w.Write(pages[r.URL.Query().Get("after")])
 	}))
 	b.Cleanup(srv.Close)
-	ep, err := batch.NewEndpoint("big", srv.URL, testKey)
+	ep, err := batch.NewEndpoint("big", srv.URL, secret.New(testKey))
 	require.NoError(b, err)
 	p, err := batch.NewPoller(ep, batch.Config{Clock: newClock().Now}, nil)
 	require.NoError(b, err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // maxLabelBytes bounds the label values taken from the server (batch id,
@@ -34,8 +36,10 @@ type Summary struct {
 // status that is not one of the eight OpenAI statuses).
 func (s *Summary) Count(st Status) int { return s.counts[st.index()] }
 
-// Tracked is one batch with series of its own. Its strings are cut to 128
-// bytes.
+// Tracked is one batch with series of its own. Its strings come from the
+// server: each that holds a credential of the endpoint is [REDACTED] whole
+// (see secret.Redactor.Value), and each is cut to 128 bytes. No two have
+// the same ID.
 type Tracked struct {
 	ID string
 	// Endpoint is the batch's API endpoint, e.g. /v1/chat/completions.
@@ -56,14 +60,17 @@ type reducer struct {
 	at         time.Time
 	window     time.Duration
 	max        int
-	seen       map[string]struct{}
+	red        *secret.Redactor
+	seen       map[string]struct{} // ids as the server sent them
+	labels     map[string]struct{} // ids as label values
 	sum        Summary
 	unfinished []Tracked
 	finished   []Tracked
 }
 
-func newReducer(at time.Time, window time.Duration, maxTracked int) *reducer {
-	return &reducer{at: at, window: window, max: maxTracked, seen: map[string]struct{}{}, sum: Summary{At: at}}
+func newReducer(at time.Time, window time.Duration, maxTracked int, red *secret.Redactor) *reducer {
+	return &reducer{at: at, window: window, max: maxTracked, red: red,
+		seen: map[string]struct{}{}, labels: map[string]struct{}{}, sum: Summary{At: at}}
 }
 
 // add counts b once, however many pages list it.
@@ -80,21 +87,30 @@ func (r *reducer) add(b *Batch) {
 	if b.ID == "" {
 		return // counted, but a series needs an id
 	}
-	if !st.Finished() {
-		r.unfinished = append(r.unfinished, track(b, st))
+	if st.Finished() {
+		if fin := b.FinishedAt().Time(); fin.IsZero() || r.at.Sub(fin) > r.window {
+			return
+		}
+	}
+	t := r.track(b, st)
+	// Two ids that are one label value (cut alike, or both [REDACTED])
+	// would be one series twice: the first listed keeps it.
+	if _, dup := r.labels[t.ID]; dup {
 		return
 	}
-	fin := b.FinishedAt().Time()
-	if !fin.IsZero() && r.at.Sub(fin) <= r.window {
-		r.finished = append(r.finished, track(b, st))
+	r.labels[t.ID] = struct{}{}
+	if st.Finished() {
+		r.finished = append(r.finished, t)
+	} else {
+		r.unfinished = append(r.unfinished, t)
 	}
 }
 
-func track(b *Batch, st Status) Tracked {
+func (r *reducer) track(b *Batch, st Status) Tracked {
 	return Tracked{
-		ID:         label(b.ID),
-		Endpoint:   label(b.Endpoint),
-		Model:      label(b.ModelName()),
+		ID:         r.label(b.ID),
+		Endpoint:   r.label(b.Endpoint),
+		Model:      r.label(b.ModelName()),
 		Status:     st,
 		Requests:   b.RequestCounts,
 		CreatedAt:  b.CreatedAt.Time(),
@@ -118,6 +134,17 @@ func (r *reducer) summary() *Summary {
 	s.Tracked = keep
 	s.Untracked = eligible - len(keep)
 	return &s
+}
+
+// label returns a string from the server fit for a label value:
+// [REDACTED] if it holds a credential, else s cut to maxLabelBytes on a
+// rune boundary and made valid UTF-8. The redactor looks first, as a cut
+// could leave a part of a key that it would not know.
+func (r *reducer) label(s string) string {
+	if r.red.Contains(s) {
+		return secret.Redacted
+	}
+	return label(s)
 }
 
 // label cuts s to maxLabelBytes on a rune boundary and makes it valid UTF-8.

@@ -63,7 +63,7 @@ func TestSummaryBoundsTheTrackedBatches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := newReducer(at, 24*time.Hour, tc.max)
+			r := newReducer(at, 24*time.Hour, tc.max, nil)
 			for i := range tc.batches {
 				r.add(&tc.batches[i])
 			}
@@ -92,7 +92,7 @@ func TestModelName(t *testing.T) {
 
 func TestDecodeIsLenient(t *testing.T) {
 	t.Parallel()
-	p, err := decodePage([]byte(`{"data":[{"id":"a","status":"completed","created_at":1.7e9,"completed_at":null,
+	p, err := (&client{}).decodePage([]byte(`{"data":[{"id":"a","status":"completed","created_at":1.7e9,"completed_at":null,
 		"request_counts":null,"metadata":{"model":"m","n":3,"tags":["x"]},"usage":{"total_tokens":5}}],"has_more":false}`))
 	require.NoError(t, err)
 	require.Len(t, p.Data, 1)
@@ -133,12 +133,12 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte(`{"data":[{"metadata":{"model":1},"created_at":1e300}]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := decodePage(body)
+		p, err := (&client{}).decodePage(body)
 		if err != nil {
 			require.ErrorIs(t, err, ErrMalformed)
 			return
 		}
-		r := newReducer(time.Unix(2e9, 0), 24*time.Hour, 5)
+		r := newReducer(time.Unix(2e9, 0), 24*time.Hour, 5, nil)
 		for i := range p.Data {
 			r.add(&p.Data[i])
 		}

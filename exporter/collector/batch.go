@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/benchstation/benchstation/exporter/batch"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // BatchNamespace prefixes the metrics of OpenAI-compatible batch jobs.
@@ -38,7 +39,8 @@ func newBatchDescs() batchDescs {
 			"A failing endpoint's last good data is served until it is older than --batch.stale-after (default 5m), then dropped.", ep),
 		polls: d("polls_total", "Polls of the endpoint finished since the exporter started.", ep),
 		failures: d("poll_failures_total", "Failed polls of the endpoint since the exporter started, by reason "+
-			"(timeout, connection, unauthorized, rate_limited, server_error, http_status, malformed, pagination).", []string{"endpoint", "reason"}),
+			"(timeout, connection, unauthorized, rate_limited, server_error, http_status, malformed, pagination, redirect: "+
+			"a redirect to another origin, never followed).", []string{"endpoint", "reason"}),
 		jobs: d("jobs", "Batch jobs the endpoint lists, by status: the eight OpenAI statuses, and unknown for any other value."+batchPolled,
 			[]string{"endpoint", "status"}),
 		untracked: d("jobs_untracked", "Batch jobs that qualify for per-job series (not finished, or finished within --batch.window) "+
@@ -102,47 +104,56 @@ func (c *batchCollector) Update(ch chan<- prometheus.Metric) error {
 	now := c.now()
 	for i, p := range c.pollers {
 		s := p.Snapshot()
-		c.sendPoll(ch, s)
+		red := p.Redactor()
+		endpoint := red.Value(s.Endpoint) // the configured name; never the key, had it been pasted there
+		c.sendPoll(ch, s, endpoint)
 		data := s.Data(now)
 		if data == nil {
 			continue
 		}
-		gaugeVal(ch, c.d.dataAge, now.Sub(s.LastSuccess).Seconds(), s.Endpoint)
-		for _, m := range c.built(i, s.Endpoint, data) {
+		gaugeVal(ch, c.d.dataAge, now.Sub(s.LastSuccess).Seconds(), endpoint)
+		for _, m := range c.built(i, endpoint, data, red) {
 			ch <- m
 		}
 	}
 	return nil
 }
 
-func (c *batchCollector) sendPoll(ch chan<- prometheus.Metric, s *batch.Snapshot) {
-	ch <- prometheus.MustNewConstMetric(c.d.polls, prometheus.CounterValue, float64(s.Polls), s.Endpoint)
+func (c *batchCollector) sendPoll(ch chan<- prometheus.Metric, s *batch.Snapshot, endpoint string) {
+	ch <- prometheus.MustNewConstMetric(c.d.polls, prometheus.CounterValue, float64(s.Polls), endpoint)
 	for _, r := range batch.Reasons() {
-		ch <- prometheus.MustNewConstMetric(c.d.failures, prometheus.CounterValue, float64(s.Failures[r]), s.Endpoint, r)
+		ch <- prometheus.MustNewConstMetric(c.d.failures, prometheus.CounterValue, float64(s.Failures[r]), endpoint, r)
 	}
 	if s.Polls == 0 {
 		return
 	}
-	gaugeVal(ch, c.d.pollSuccess, boolFloat(s.LastPollOK), s.Endpoint)
-	gaugeVal(ch, c.d.pollDuration, s.LastPollDuration.Seconds(), s.Endpoint)
+	gaugeVal(ch, c.d.pollSuccess, boolFloat(s.LastPollOK), endpoint)
+	gaugeVal(ch, c.d.pollDuration, s.LastPollDuration.Seconds(), endpoint)
 	if !s.LastSuccess.IsZero() {
-		gaugeVal(ch, c.d.lastSuccess, unixSeconds(s.LastSuccess), s.Endpoint)
+		gaugeVal(ch, c.d.lastSuccess, unixSeconds(s.LastSuccess), endpoint)
 	}
 }
 
 // built returns the metrics of summary, building them on its first scrape.
-func (c *batchCollector) built(i int, endpoint string, summary *batch.Summary) []prometheus.Metric {
+func (c *batchCollector) built(i int, endpoint string, summary *batch.Summary, red *secret.Redactor) []prometheus.Metric {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cache[i].from != summary {
-		c.cache[i] = builtSummary{from: summary, metrics: c.build(endpoint, summary)}
+		c.cache[i] = builtSummary{from: summary, metrics: c.build(endpoint, summary, red)}
 	}
 	return c.cache[i].metrics
 }
 
-func (c *batchCollector) build(endpoint string, s *batch.Summary) []prometheus.Metric {
+// build makes the metrics of a summary. The poller has already passed the
+// strings from the server through the endpoint's redactor; every label
+// value passes through it once more here, the last step before /metrics:
+// one that holds a credential is [REDACTED] whole.
+func (c *batchCollector) build(endpoint string, s *batch.Summary, red *secret.Redactor) []prometheus.Metric {
 	ms := make([]prometheus.Metric, 0, len(batch.Statuses())+1+7*len(s.Tracked))
 	add := func(desc *prometheus.Desc, v float64, labels ...string) {
+		for i, l := range labels {
+			labels[i] = red.Value(l)
+		}
 		if m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, labels...); err == nil {
 			ms = append(ms, m)
 		}

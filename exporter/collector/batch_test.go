@@ -19,6 +19,7 @@ import (
 	"github.com/benchstation/benchstation/exporter/batch"
 	"github.com/benchstation/benchstation/exporter/batch/batchtest"
 	"github.com/benchstation/benchstation/exporter/gpu"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // batchKey is the API key of the fake servers; no output may hold it.
@@ -62,7 +63,7 @@ func newBatchSetup(t testing.TB, cfg batch.Config, logger *slog.Logger, gpuColle
 	t.Helper()
 	for _, e := range endpoints {
 		name, url, _ := strings.Cut(e, "=")
-		ep, err := batch.NewEndpoint(name, url, batchKey)
+		ep, err := batch.NewEndpoint(name, url, secret.New(batchKey))
 		require.NoError(t, err)
 		cfg.Endpoints = append(cfg.Endpoints, ep)
 	}
@@ -350,10 +351,10 @@ func TestBatchTenThousandStaysBounded(t *testing.T) {
 
 	n, err := testutil.GatherAndCount(s.reg)
 	require.NoError(t, err)
-	// 23 endpoint series, 7 per tracked batch with counts, minus the
+	// 24 endpoint series, 7 per tracked batch with counts, minus the
 	// finished timestamp of the 30 unfinished ones; nvml_up and the
 	// collector's success and duration.
-	assert.Equal(t, 23+100*7-30+3, n)
+	assert.Equal(t, 24+100*7-30+3, n)
 	has(t, got, `benchstation_batch_jobs_untracked{endpoint="big"} 50`)
 	has(t, got, fmt.Sprintf(`benchstation_batch_jobs{endpoint="big",status="completed"} %d`, completed))
 	assert.Equal(t, 100, strings.Count(got, "benchstation_batch_job_info{"))
