@@ -20,6 +20,7 @@ import (
 	"github.com/benchstation/benchstation/exporter/batch/batchtest"
 	"github.com/benchstation/benchstation/exporter/gpu"
 	"github.com/benchstation/benchstation/internal/secret"
+	"github.com/benchstation/benchstation/internal/testkit/hostile"
 )
 
 // batchKey is the API key of the fake servers; no output may hold it.
@@ -384,5 +385,51 @@ func BenchmarkBatchScrape(b *testing.B) {
 				scrape(b, s.reg)
 			}
 		})
+	}
+}
+
+// TestSecretEchoedKeyNotInLabels is issue #11, case 6: a server that
+// echoes the key into a batch's id, model and endpoint produced series
+// with batch_id="sk-…" and model="sk-…". Each such label value is now
+// [REDACTED] whole, the two batches whose ids both held it share one
+// series rather than breaking the scrape, and no form of the key is left
+// in the exposition or the log, whatever the server answers.
+func TestSecretEchoedKeyNotInLabels(t *testing.T) {
+	t.Parallel()
+	srv := hostile.New(t)
+	var logs logBuffer
+	s := newBatchSetup(t, batch.Config{LogEvery: time.Nanosecond}, logs.Logger(), nil, "hostile="+srv.URL)
+	require.NoError(t, s.poll(t)[0])
+
+	got := scrape(t, s.reg)
+	hostile.NoLeaks(t, "/metrics", got, batchKey)
+	assert.NotContains(t, got, "Bearer")
+	has(t, got, `benchstation_batch_job_info{api_endpoint="[REDACTED]",batch_id="[REDACTED]",endpoint="hostile",model="[REDACTED]",status="in_progress"} 1`)
+	has(t, got, `benchstation_batch_job_requests{batch_id="[REDACTED]",endpoint="hostile"} 10`)
+	has(t, got, `benchstation_batch_jobs{endpoint="hostile",status="failed"} 1`, "the second batch is still counted")
+	has(t, got, `benchstation_exporter_scrape_collector_success{collector="batch"} 1`)
+	assert.Equal(t, 1, strings.Count(got, "benchstation_batch_job_info{"), "one series per label value")
+	_, err := testutil.GatherAndCount(s.reg)
+	require.NoError(t, err, "no series twice")
+
+	for _, mode := range hostile.Modes() {
+		srv.SetMode(mode)
+		s.clock.Add(time.Second)
+		err := s.poll(t)[0]
+		if mode != hostile.EchoOK {
+			require.Error(t, err, mode)
+		}
+		got := scrape(t, s.reg)
+		hostile.NoLeaks(t, "/metrics in mode "+mode.String(), got, batchKey)
+		if err != nil {
+			hostile.NoLeaks(t, "the error in mode "+mode.String(), err.Error(), batchKey)
+		}
+		hostile.NoLeaks(t, "the last error in mode "+mode.String(), s.c.pollers[0].Snapshot().LastError, batchKey)
+	}
+	has(t, scrape(t, s.reg), `benchstation_batch_poll_failures_total{endpoint="hostile",reason="redirect"} 3`)
+	hostile.NoLeaks(t, "the log", logs.String(), batchKey)
+	assert.Contains(t, logs.String(), "reason=redirect")
+	for name, sink := range map[string]*hostile.Sink{"sink": srv.Sink, "TLS sink": srv.TLSSink} {
+		assert.Zero(t, sink.Conns(), "connections to the %s", name)
 	}
 }
