@@ -181,7 +181,7 @@ func TestExecutable(t *testing.T) {
 	fmt.Fprintln(&answers, health.String())
 
 	assert.NotContains(t, answers.String(), apiKey)
-	assert.Contains(t, output.String(), `"apiKey":"[redacted]"`, "the plugin's log is captured")
+	assert.Contains(t, output.String(), `"apiKey":"[REDACTED]"`, "the plugin's log is captured")
 	assert.NotContains(t, output.String(), apiKey)
 }
 

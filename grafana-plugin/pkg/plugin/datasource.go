@@ -75,6 +75,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // PluginID is the plugin's id, as in plugin.json.
@@ -115,7 +116,8 @@ func WithLogger(l log.Logger) Option {
 }
 
 // WithHTTPClient sets the client of health checks (default: a client of
-// its own, closed by Dispose).
+// its own, closed by Dispose). Its redirect policy is replaced by
+// secret.CheckRedirect: no redirect to another origin is followed.
 func WithHTTPClient(c *http.Client) Option {
 	return func(d *Datasource) { d.client = c }
 }
@@ -213,7 +215,8 @@ type Datasource struct {
 	liveMetrics    *live.Metrics
 	instances      *Instances
 
-	logger       log.Logger
+	logger       log.Logger       // behind red
+	red          *secret.Redactor // every credential of the settings
 	client       *http.Client
 	ownClient    bool
 	probeTimeout time.Duration
@@ -241,8 +244,11 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 	for _, o := range opts {
 		o(d)
 	}
+	d.red = newRedactor(s)
+	d.logger = newRedactLogger(d.logger, d.red)
 	if d.client == nil {
-		d.client, d.ownClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}, true
+		d.client, d.ownClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			CheckRedirect: secret.CheckRedirect}, true
 	}
 	d.settings, d.configErr = LoadSettings(s)
 	if d.configErr != nil {
@@ -252,7 +258,7 @@ func New(s backend.DataSourceInstanceSettings, opts ...Option) *Datasource {
 		d.docs = newDocCache(DefaultDocCacheSize, results.Read)
 		d.logger.Debug("Data source settings", "uid", s.UID, "settings", d.settings)
 	}
-	d.runs = newRunManager(d.settings, d.logger, d.simOpts, d.liveMetrics)
+	d.runs = newRunManager(d.settings, d.logger, d.red, d.simOpts, d.liveMetrics)
 	if d.configErr == nil {
 		d.runs.recover()
 	}
@@ -294,7 +300,8 @@ func (d *Datasource) Dispose() {
 
 // QueryData answers each query with its own DataResponse, routed by query
 // type. It returns an error only when the request itself cannot be served,
-// never for one query's problem.
+// never for one query's problem. Frames and errors are scrubbed of the
+// settings' credentials.
 func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	if d.configErr != nil {
 		resp := backend.NewQueryDataResponse()
@@ -302,7 +309,10 @@ func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataReques
 			resp.Responses[q.RefID] = backend.ErrDataResponseWithSource(backend.StatusBadRequest,
 				backend.ErrorSourceDownstream, d.configErr.Error()+" (fix the data source's settings)")
 		}
+		scrubQueryResponse(d.red, resp)
 		return resp, nil
 	}
-	return d.mux.QueryData(ctx, req)
+	resp, err := d.mux.QueryData(ctx, req)
+	scrubQueryResponse(d.red, resp)
+	return resp, d.red.Error(err)
 }

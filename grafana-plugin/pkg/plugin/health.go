@@ -44,7 +44,7 @@ type HealthDetails struct {
 // It never returns an error.
 func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
 	if d.configErr != nil {
-		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: d.configErr.Error()}, nil
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: d.red.String(d.configErr.Error())}, nil
 	}
 	det := HealthDetails{
 		ResultsDir: d.checkResultsDir(),
@@ -58,12 +58,14 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	details, err := json.Marshal(det)
 	if err != nil {
 		details = nil
+	} else {
+		details = []byte(d.red.String(string(details)))
 	}
 	d.logger.FromContext(ctx).Debug("Health check", "resultsDirOK", det.ResultsDir.OK,
 		"targetOK", det.Target.OK, "prometheusOK", det.Prometheus.OK)
 	return &backend.CheckHealthResult{
 		Status:      status,
-		Message:     strings.Join([]string{det.ResultsDir.Message, det.Target.Message, det.Prometheus.Message}, " "),
+		Message:     d.red.String(strings.Join([]string{det.ResultsDir.Message, det.Target.Message, det.Prometheus.Message}, " ")),
 		JSONDetails: details,
 	}, nil
 }
@@ -144,6 +146,9 @@ func (d *Datasource) checkTarget(ctx context.Context) HealthPart {
 		return HealthPart{Message: say("reachable, but GET /models answered HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	models, ok := modelIDs(body)
+	for i, m := range models { // a model named after the key is no model to show
+		models[i] = d.red.Value(m)
+	}
 	switch {
 	case !ok:
 		return HealthPart{Message: say("reachable, but its /models answer is not an OpenAI model list: it does not look like an OpenAI-compatible server")}
@@ -192,7 +197,8 @@ func (d *Datasource) checkPrometheus(ctx context.Context) HealthPart {
 const maxProbeBody = 1 << 20
 
 // probe GETs url within the probe timeout, with the API key as a bearer
-// token when set, and returns the answer and up to maxProbeBody bytes of
+// token when set (to url's origin only: a redirect to another origin is
+// refused), and returns the answer and up to maxProbeBody bytes of
 // its body.
 func (d *Datasource) probe(ctx context.Context, url string, key Secret) (*http.Response, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.probeTimeout)
@@ -202,10 +208,8 @@ func (d *Datasource) probe(ctx context.Context, url string, key Secret) (*http.R
 		return nil, nil, fmt.Errorf("building the request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if key.IsSet() {
-		req.Header.Set("Authorization", "Bearer "+key.Reveal())
-	}
-	resp, err := d.client.Do(req)
+	// The key goes to the URL's origin only, and no redirect leaves it.
+	resp, err := redirectClient(d.client, url, bearerHeader(key)).Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("GET %s: %w", url, err)
 	}
@@ -221,6 +225,9 @@ func (d *Datasource) probe(ctx context.Context, url string, key Secret) (*http.R
 func (d *Datasource) unreachable(err error) string {
 	var dnsErr *net.DNSError
 	var netErr net.Error
+	if msg, ok := redirectMessage(err); ok { // the URL of err is the redirect's: not shown
+		return msg
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return fmt.Sprintf("not reachable (no answer within %s)", d.probeTimeout.Round(time.Millisecond))

@@ -94,9 +94,10 @@ var (
 	errTooLarge  = errors.New("body: too large")
 )
 
-// CallResource serves the resource endpoints (see the package doc).
+// CallResource serves the resource endpoints (see the package doc); the
+// answers are scrubbed of the settings' credentials.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
-	return d.resources.CallResource(ctx, req, sender)
+	return d.resources.CallResource(ctx, req, redactSender{next: sender, r: d.red})
 }
 
 // writeJSON answers v with the status code.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // runningDir is the hidden directory, inside the results directory, of the
@@ -72,6 +74,7 @@ type runManager struct {
 	dir     string
 	max     int
 	apiKey  Secret
+	red     *secret.Redactor // scrubs what the runs write and show
 	logger  log.Logger
 	simOpts []sim.Option
 	metrics *live.Metrics      // nil: the runs have no live metrics
@@ -86,11 +89,13 @@ type runManager struct {
 
 // newRunManager returns the manager of the runs of dir; with metrics not
 // nil, its runs count their requests there.
-func newRunManager(s Settings, logger log.Logger, simOpts []sim.Option, metrics *live.Metrics) *runManager {
-	m := &runManager{dir: s.ResultsDir, max: s.MaxConcurrentRuns, apiKey: s.APIKey,
+func newRunManager(s Settings, logger log.Logger, red *secret.Redactor, simOpts []sim.Option, metrics *live.Metrics) *runManager {
+	m := &runManager{dir: s.ResultsDir, max: s.MaxConcurrentRuns, apiKey: s.APIKey, red: red,
 		logger: logger, simOpts: simOpts, metrics: metrics, runs: map[string]*liveRun{}, nowFunc: time.Now}
 	if s.PrometheusURL != "" {
-		prom, err := serverside.New(s.PrometheusURL)
+		// No credential goes to Prometheus; still, no redirect leaves it.
+		prom, err := serverside.New(s.PrometheusURL, serverside.WithRedactor(red),
+			serverside.WithHTTPClient(&http.Client{CheckRedirect: secret.CheckRedirect}))
 		if err != nil { // LoadSettings checked the URL: not reached
 			logger.Warn("The runs will have no server side", "prometheusUrl", s.PrometheusURL, "error", err)
 		}
@@ -174,7 +179,8 @@ func (m *runManager) writeMarker(r *liveRun) error {
 		return fmt.Errorf("creating the run markers' directory: %w", err)
 	}
 	mk := marker{ID: r.id, PID: os.Getpid(), Start: r.start, Name: r.plan.name, Labels: r.plan.labels,
-		Profile: r.plan.profile, Target: results.RedactURL(r.plan.target), Model: r.plan.model}
+		Profile: r.plan.profile, Target: secret.URL(results.RedactURL(r.plan.target)), Model: m.red.Value(r.plan.model)}
+	scrubStrings(m.red, reflect.ValueOf(&mk).Elem())
 	raw, err := json.Marshal(mk)
 	if err != nil {
 		return fmt.Errorf("encoding the marker of run %s: %w", r.id, err)
@@ -199,7 +205,7 @@ func (m *runManager) execute(ctx context.Context, r *liveRun) {
 	} else if err == nil && ctx.Err() == nil {
 		meta.ServerSide = m.serverSide(ctx, r.id, res)
 	}
-	doc, _, werr := results.WritePartial(m.dir, res, meta, err)
+	doc, werr := m.writeDocument(res, meta, err)
 	if werr != nil {
 		m.logger.Error("Writing a run's document failed", "id", r.id, "error", werr)
 	}
@@ -208,6 +214,18 @@ func (m *runManager) execute(ctx context.Context, r *liveRun) {
 	}
 	r.finish(doc, werr)
 	m.logger.Info("Benchmark run ended", "id", r.id, "status", r.snapshot().Status)
+}
+
+// writeDocument builds the document of a run (results.NewPartial), scrubs
+// it of the settings' credentials (the target may have echoed them into
+// anything it answered: error messages, outputs, its model's name, its
+// version) and writes it.
+func (m *runManager) writeDocument(res *bencher.Result, meta results.Meta, cause error) (*results.Document, error) {
+	meta.Redactor = m.red
+	doc := results.NewPartial(res, meta, m.red.Error(cause))
+	scrubDocument(m.red, doc)
+	_, err := results.Write(m.dir, doc)
+	return doc, err
 }
 
 // serverSide asks the data source's Prometheus (prometheusUrl) what the
@@ -251,17 +269,28 @@ func (m *runManager) openTarget(ctx context.Context, p *runPlan, opts []bencher.
 			close:  func() { stop(); _ = wait() }}, nil
 	}
 	t := &runTarget{url: p.target, model: p.model, close: func() {}}
+	// The plugin's own requests (GET /version, GET /models) send the key
+	// to the target's origin only, and follow no redirect that leaves it.
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	defer base.CloseIdleConnections()
+	hc := redirectClient(&http.Client{Transport: base}, p.target, bearerHeader(m.apiKey))
 	vctx, cancel := context.WithTimeout(ctx, DefaultProbeTimeout)
-	srv, err := results.DetectServer(vctx, &http.Client{Transport: bearer{m.apiKey}}, p.target)
+	srv, err := results.DetectServer(vctx, hc, p.target)
 	cancel()
 	switch {
 	case err == nil:
-		t.server = srv
+		t.server = results.Server{Version: m.red.Value(srv.Version), Simulated: srv.Simulated}
 	case !errors.Is(err, results.ErrNoVersion):
+		if msg, ok := redirectMessage(err); ok {
+			err = errors.New(msg)
+		}
 		m.logger.Debug("The target's version is unknown", "error", err)
 	}
 	if t.model == "" {
-		detected, err := bencher.DetectModel(ctx, p.target, opts...)
+		detected, err := bencher.DetectModel(ctx, p.target, append(slices.Clone(opts), bencher.WithHTTPClient(hc))...)
+		if msg, ok := redirectMessage(err); ok { // the URL of err is the redirect's: not shown
+			err = errors.New(msg)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("finding the target's model (name one with \"model\"): %w", err)
 		}
@@ -270,27 +299,14 @@ func (m *runManager) openTarget(ctx context.Context, p *runPlan, opts []bencher.
 	return t, nil
 }
 
-// bearer sends the API key, when there is one, with the requests of the
-// plugin's own checks (GET /version).
-type bearer struct{ key Secret }
-
-// RoundTrip sends r with the key.
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b.key.IsSet() {
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+b.key.Reveal())
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // runBench opens the run's target and runs the load.
 func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result, results.Meta, error) {
 	p := r.plan
 	meta := results.Meta{ID: r.id, Name: p.name, Labels: p.labels, Profile: p.profile,
 		Workload: p.wlMeta, Simulated: p.target == ""}
-	opts := slices.Clone(p.options)
+	opts := append(slices.Clone(p.options), bencher.WithRedactor(m.red))
 	if m.apiKey.IsSet() && p.target != "" {
-		opts = append(opts, bencher.WithAPIKey(m.apiKey.Reveal()))
+		opts = append(opts, bencher.WithAPIKey(m.apiKey.Value()))
 	}
 	tgt, err := m.openTarget(ctx, p, opts)
 	if err != nil {
@@ -301,8 +317,9 @@ func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result,
 	var obs bencher.Observer = r
 	var lr *live.Run
 	if m.metrics != nil {
-		lr = live.NewRun(live.RunInfo{ID: r.id, Profile: p.profile, Model: tgt.model, Target: results.RedactURL(tgt.url),
-			API: string(p.api), Mode: p.mode, Simulated: tgt.server.Simulated}, m.metrics)
+		lr = live.NewRun(live.RunInfo{ID: r.id, Profile: m.red.Value(p.profile), Model: m.red.Value(tgt.model),
+			Target: secret.URL(results.RedactURL(tgt.url)),
+			API:    string(p.api), Mode: p.mode, Simulated: tgt.server.Simulated}, m.metrics)
 		defer lr.Finish()
 		obs = observers{r, lr}
 	}
@@ -390,7 +407,7 @@ func (m *runManager) recoverOne(path string) error {
 	res := &bencher.Result{Start: mk.Start, End: mk.Start}
 	meta := results.Meta{ID: mk.ID, Name: mk.Name, Labels: mk.Labels, Profile: mk.Profile,
 		Simulated: mk.Target == ""}
-	if _, _, err := results.WritePartial(m.dir, res, meta, stopError{ReasonPluginRestarted}); err != nil {
+	if _, err := m.writeDocument(res, meta, stopError{ReasonPluginRestarted}); err != nil {
 		return fmt.Errorf("writing the document of interrupted run %s: %w", mk.ID, err)
 	}
 	m.logger.Warn("A run was interrupted by a plugin restart", "id", mk.ID)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/url"
@@ -16,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
+
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // Defaults and limits of the settings.
@@ -65,7 +66,7 @@ type Settings struct {
 	// MaxConcurrentRuns is the number of runs at once.
 	MaxConcurrentRuns int `json:"maxConcurrentRuns"`
 	// APIKey is the target's API key (secureJsonData.apiKey), if any; it
-	// marshals as "[redacted]".
+	// prints, logs and marshals as "[REDACTED]".
 	APIKey Secret `json:"apiKey"`
 }
 
@@ -273,37 +274,9 @@ func hostAllowed(allowed []string, u *url.URL) bool {
 	return false
 }
 
-// Secret is a credential that prints, logs and marshals as "[redacted]";
-// only Reveal gives its value.
-type Secret struct {
-	value string
-}
+// Secret is a credential (internal/secret's): it prints, logs and
+// marshals as "[REDACTED]"; only Value gives its value.
+type Secret = secret.Secret
 
 // NewSecret wraps a credential.
-func NewSecret(v string) Secret { return Secret{value: v} }
-
-// Reveal returns the credential itself, for the request that needs it.
-func (s Secret) Reveal() string { return s.value }
-
-// IsSet reports whether the credential is not empty.
-func (s Secret) IsSet() bool { return s.value != "" }
-
-// String returns "[redacted]", or "" when the secret is empty.
-func (s Secret) String() string {
-	if s.value == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString is String, so that %#v does not print the value either.
-func (s Secret) GoString() string { return s.String() }
-
-// Format writes String whatever the verb (%d or %x included).
-func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
-
-// LogValue redacts the secret in log/slog records.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalJSON redacts the secret in JSON.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+func NewSecret(v string) Secret { return secret.New(v) }

@@ -46,7 +46,7 @@ func TestLoadSettings(t *testing.T) {
 			got, err := plugin.LoadSettings(backend.DataSourceInstanceSettings{JSONData: []byte(tt.jsonData), DecryptedSecureJSONData: tt.secure})
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
-			assert.Equal(t, tt.want.APIKey.Reveal(), got.APIKey.Reveal())
+			assert.Equal(t, tt.want.APIKey.Value(), got.APIKey.Value())
 		})
 	}
 }
@@ -136,7 +136,7 @@ func TestSecretIsRedacted(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&out, nil)).Info("settings", "settings", s, "key", s.APIKey)
 	slog.New(slog.NewTextHandler(&out, nil)).Info("settings", "settings", s, "key", s.APIKey)
 	assert.NotContains(t, out.String(), testAPIKey)
-	assert.Contains(t, out.String(), "[redacted]")
-	assert.Equal(t, testAPIKey, s.APIKey.Reveal())
+	assert.Contains(t, out.String(), "[REDACTED]")
+	assert.Equal(t, testAPIKey, s.APIKey.Value())
 	assert.Empty(t, plugin.Secret{}.String())
 }

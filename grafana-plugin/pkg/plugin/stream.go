@@ -88,27 +88,30 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 		return nil
 	}
 	if run == nil || run.ended() {
-		return sendProgress(sender, p)
+		return d.sendProgress(sender, p)
 	}
 	tick := time.NewTicker(d.streamInterval)
 	defer tick.Stop()
 	for {
-		if err := sendProgress(sender, run.snapshot()); err != nil {
+		if err := d.sendProgress(sender, run.snapshot()); err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-run.doneCh:
-			return sendProgress(sender, run.snapshot())
+			return d.sendProgress(sender, run.snapshot())
 		case <-tick.C:
 		}
 	}
 }
 
-// sendProgress sends one progress frame.
-func sendProgress(sender *backend.StreamSender, p RunProgress) error {
-	if err := sender.SendFrame(ProgressFrame(p), data.IncludeAll); err != nil {
+// sendProgress sends one progress frame, scrubbed of the settings'
+// credentials.
+func (d *Datasource) sendProgress(sender *backend.StreamSender, p RunProgress) error {
+	f := ProgressFrame(p)
+	scrubFrames(d.red, data.Frames{f})
+	if err := sender.SendFrame(f, data.IncludeAll); err != nil {
 		return fmt.Errorf("sending the progress of run %s: %w", p.ID, err)
 	}
 	return nil
