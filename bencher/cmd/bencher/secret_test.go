@@ -389,7 +389,7 @@ func TestSecretPlanRedactor(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "key")
 	require.NoError(t, os.WriteFile(file, []byte(secretKey), 0o600))
 	o := &loadOptions{api: "completions", format: "table", apiKeyFile: file,
-		target: withUserInfo("http://h:1", secretUser, secretPass) + "/v1",
+		target:  withUserInfo("http://h:1", secretUser, secretPass) + "/v1",
 		headers: []string{"X-Auth-Token: tok-" + promPass, "X-Trace: not-a-secret"}}
 	o.prom.url = withUserInfo("http://p:9090", promUser, promPass)
 	red := secret.NewRedactor()
