@@ -167,12 +167,18 @@ func (e Endpoint) ListURL() string { return e.URL + "/v1/batches" }
 // value, base64, escaped), and any credential its URL carries.
 func (e Endpoint) Redactor() *secret.Redactor {
 	r := secret.NewRedactor()
+	e.AddCredentials(r)
+	return r
+}
+
+// AddCredentials makes r scrub the endpoint's credentials, as its own
+// Redactor does.
+func (e Endpoint) AddCredentials(r *secret.Redactor) {
 	if e.APIKey.IsSet() {
 		r.AddSecret(e.APIKey)
 		r.AddHeader("Authorization", "Bearer "+e.APIKey.Value())
 	}
 	r.AddURL(e.URL)
-	return r
 }
 
 // quoted matches a quoted part of an error message.

@@ -85,3 +85,10 @@ func plausiblePath(s string) bool {
 func sizeOnly(s string) string {
 	return fmt.Sprintf("a %d-character value; is it the key itself?", len([]rune(s)))
 }
+
+// MayBeKey reports whether a command-line argument may be a key given
+// where a name or a value belongs: a token without a path separator that
+// looks like a key (see [LooksLikeKey]). Main scrubs such arguments from
+// everything it prints. Paths and URLs are left alone, so that messages
+// about them stay readable; a URL's own credentials are scrubbed anyway.
+func MayBeKey(s string) bool { return !strings.ContainsAny(s, `/\`) && LooksLikeKey(s) }

@@ -170,13 +170,14 @@ func (p *Poller) Poll(ctx context.Context) error {
 	defer cancel()
 	start := p.cfg.Clock()
 	r := newReducer(start, p.cfg.Window, p.cfg.MaxBatches, p.red)
-	_, err := p.client.list(pollCtx, r.add)
+	pages, err := p.client.list(pollCtx, r.add)
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
 	err = p.red.Error(err)
-	p.record(start, p.cfg.Clock().Sub(start), r, err)
-	p.logOutcome(err)
+	took := p.cfg.Clock().Sub(start)
+	p.record(start, took, r, err)
+	p.logOutcome(err, pages, took)
 	p.publish()
 	return err
 }
@@ -208,14 +209,17 @@ func (p *Poller) publish() {
 }
 
 // logOutcome logs a failure when its reason changes and then at most once
-// per LogEvery while it persists, and a recovery once.
-func (p *Poller) logOutcome(err error) {
+// per LogEvery while it persists, and a recovery once; every other poll
+// at debug level.
+func (p *Poller) logOutcome(err error, pages int, took time.Duration) {
 	now := p.cfg.Clock()
 	switch reason := Reason(err); {
 	case err == nil && p.logged != "":
 		p.logger.Info("batch endpoint recovered")
 		p.logged = ""
 	case err == nil:
+		p.logger.Debug("batch endpoint polled", "pages", pages, "listed", p.state.data.Listed,
+			"tracked", len(p.state.data.Tracked), "took", took)
 	case reason != p.logged || now.Sub(p.logAt) >= p.cfg.LogEvery:
 		attrs := []any{"reason", reason, "err", err}
 		if p.state.data != nil {
@@ -223,5 +227,7 @@ func (p *Poller) logOutcome(err error) {
 		}
 		p.logger.Warn("batch endpoint poll failed", attrs...)
 		p.logged, p.logAt = reason, now
+	default:
+		p.logger.Debug("batch endpoint still failing", "reason", reason, "err", err)
 	}
 }

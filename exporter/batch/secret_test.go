@@ -173,3 +173,20 @@ func TestSecretConfigValueNotEchoed(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretKeyLikeValues pins the heuristics that decide whether a value
+// found where a name, a path or an argument belongs may be quoted.
+func TestSecretKeyLikeValues(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{hostileKey, "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123",
+		"Bearer abcdefgh12345678", "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.e30.abc", "a3f9c2e17b40d8e6f5a2c9b0d1e7f3a4",
+		"Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MDEyMzQ1Njc4OTA="} {
+		assert.True(t, batch.LooksLikeKey(s), s)
+		assert.True(t, batch.MayBeKey(s), s)
+	}
+	for _, s := range []string{"", "GATEWAY_API_KEY", "OPENAI_API_KEY_2024", "vllm.key", "keys/gateway.key", "dgxa100", "30s",
+		"127.0.0.1:9849", "/run/secrets/batch_api_key", "/tmp/TestSecretExporterNeverShowsKeyskey_in_api_key_env1865389162/001/batch.yaml",
+		"http://127.0.0.1:8000/v1", "--batch.endpoint"} {
+		assert.False(t, batch.MayBeKey(s), s)
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/benchstation/benchstation/exporter/collector"
 	"github.com/benchstation/benchstation/exporter/gpu"
 	"github.com/benchstation/benchstation/exporter/gpusim"
+	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // DefaultListenAddress avoids the ports of the known GPU exporters (9400
@@ -145,18 +146,49 @@ func resolveBatch(o *options) error {
 }
 
 func run(ctx context.Context, args []string, stderr io.Writer) int {
+	// The last line of defence: every credential known to the process is
+	// scrubbed from everything it writes (stderr is shipped to Loki in the
+	// compose stack), whatever the message that carries it.
+	red := newRedactor(args, os.Getenv)
+	stderr = red.Writer(stderr)
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "benchstation-exporter: %v (see --help)\n", err)
 		return 2
 	}
+	for _, ep := range o.config.Batch.Endpoints {
+		ep.AddCredentials(red)
+	}
 	o.log.Writer = stderr
-	logger := promslog.New(o.log)
+	logger := slog.New(red.Handler(promslog.New(o.log).Handler()))
 	if err := serve(ctx, o, logger); err != nil {
 		logger.Error("exporter stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// newRedactor returns the exporter's Redactor. It knows $BATCH_API_KEY,
+// the credentials of URLs among the arguments, and any argument that may be
+// a key put where a name or a path belongs (see batch.MayBeKey); run adds
+// the endpoints' keys once they are read.
+func newRedactor(args []string, getenv func(string) string) *secret.Redactor {
+	r := secret.NewRedactor()
+	if v := strings.TrimSpace(getenv(batch.APIKeyEnv)); v != "" {
+		r.Add(v)
+		r.AddHeader("Authorization", v) // "Bearer sk-…" pasted whole
+	}
+	for _, a := range args {
+		v := a
+		if strings.HasPrefix(a, "-") {
+			_, v, _ = strings.Cut(a, "=")
+		}
+		r.AddURL(v)
+		if batch.MayBeKey(v) {
+			r.Add(v)
+		}
+	}
+	return r
 }
 
 func serve(ctx context.Context, o *options, logger *slog.Logger) error {
