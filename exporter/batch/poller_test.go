@@ -367,6 +367,9 @@ func TestSnapshotsAreSafeToReadWhilePolling(t *testing.T) {
 	srv := batchtest.NewServer(t, testKey, batchtest.Batch("a", batch.StatusInProgress, ts(0), 2, 1, 0))
 	p := newPoller(t, srv.URL, nil, batch.Config{Interval: time.Millisecond, StaleAfter: time.Minute}, nil)
 	p.Start(t.Context())
+	// The first poll may take a while on a loaded machine (-race, beside
+	// other packages); the reads below race with the polls after it.
+	require.Eventually(t, func() bool { return p.Snapshot().Data(time.Now()) != nil }, 30*time.Second, time.Millisecond)
 	deadline := time.Now().Add(100 * time.Millisecond)
 	var reads int
 	for time.Now().Before(deadline) {
