@@ -8,8 +8,11 @@
 #   docker build --target exporter -t benchstation/exporter:local .
 
 ARG GO_IMAGE=golang:1.26-trixie
-ARG NODE_IMAGE=node:20-bookworm-slim
-ARG GRAFANA_IMAGE=grafana/grafana:12.2.0
+# Node 24 (LTS): .nvmrc names the same major; the local build also works on Node 20 and 22.
+ARG NODE_IMAGE=node:24-trixie-slim
+# The Grafana the end-to-end suite tests (go tool mage e2e); plugin.json's
+# grafanaDependency and the @grafana/* packages are of the same minor release.
+ARG GRAFANA_IMAGE=grafana/grafana:12.4.0
 ARG BUSYBOX_IMAGE=busybox:1.36.1-musl
 # The exporter is linked against the builder's glibc: keep the same Debian release.
 ARG EXPORTER_BASE_IMAGE=debian:trixie-slim
@@ -36,6 +39,8 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 FROM go-src AS bencher-build
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bencher ./bencher/cmd/bencher
+# The image's /results, copied in with Grafana's user as owner (below).
+RUN mkdir -p /out/results && chmod 0770 /out/results
 
 FROM go-src AS plugin-backend
 ARG TARGETARCH
@@ -72,6 +77,11 @@ ENTRYPOINT ["/usr/local/bin/benchstation-exporter"]
 FROM ${STATIC_BASE_IMAGE} AS bencher
 COPY --from=busybox /bin/busybox /usr/local/bin/busybox
 COPY --from=bencher-build /out/bencher /usr/local/bin/bencher
+# /results belongs to Grafana's user (472), who runs the bencher in compose
+# and whose plugin reads and writes the same volume: Docker gives an empty
+# named volume the owner and mode of the image's directory it is mounted on,
+# and a WORKDIR alone would be the base image's nonroot user's (65532).
+COPY --from=bencher-build --chown=472:0 /out/results /results
 WORKDIR /results
 EXPOSE 8000 9850
 ENTRYPOINT ["/usr/local/bin/bencher"]
