@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -178,7 +179,7 @@ func (m *runManager) writeMarker(r *liveRun) error {
 	if err := os.MkdirAll(filepath.Join(m.dir, runningDir), 0o755); err != nil {
 		return fmt.Errorf("creating the run markers' directory: %w", err)
 	}
-	mk := marker{ID: r.id, PID: os.Getpid(), Start: r.start, Name: r.plan.name, Labels: r.plan.labels,
+	mk := marker{ID: r.id, PID: os.Getpid(), Start: r.start, Name: r.plan.name, Labels: maps.Clone(r.plan.labels),
 		Profile: r.plan.profile, Target: secret.URL(results.RedactURL(r.plan.target)), Model: m.red.Value(r.plan.model)}
 	scrubStrings(m.red, reflect.ValueOf(&mk).Elem())
 	raw, err := json.Marshal(mk)
