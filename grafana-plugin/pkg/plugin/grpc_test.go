@@ -18,6 +18,7 @@ import (
 
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/benchstation/benchstation/internal/testkit/hostile"
 )
 
 // freeAddr returns a local TCP address that was free a moment ago
@@ -59,6 +60,8 @@ func TestOverGRPC(t *testing.T) {
 	defer cancel()
 
 	dir, target, echo := fixtureDir(t), openAIServer(t), echoKeyServer(t)
+	hostileEcho, hostileRedirect := hostile.New(t), hostile.New(t)
+	hostileRedirect.SetMode(hostile.RedirectPort)
 	key := map[string]string{"apiKey": testAPIKey}
 	instances := []struct {
 		name     string
@@ -68,6 +71,8 @@ func TestOverGRPC(t *testing.T) {
 	}{
 		{"good", map[string]any{"resultsDir": dir, "defaultTarget": target.URL + "/v1"}, key, backend.HealthStatusOk},
 		{"echoing target", map[string]any{"resultsDir": dir, "defaultTarget": echo.URL + "/v1", "prometheusUrl": echo.URL}, key, backend.HealthStatusOk},
+		{"hostile target", map[string]any{"resultsDir": dir, "defaultTarget": hostileEcho.URL + "/v1", "prometheusUrl": hostileEcho.URL}, key, backend.HealthStatusOk},
+		{"redirecting target", map[string]any{"resultsDir": dir, "defaultTarget": hostileRedirect.URL + "/v1", "prometheusUrl": hostileRedirect.URL}, key, backend.HealthStatusOk},
 		{"invalid settings", map[string]any{"resultsDir": dir, "defaultTarget": "http://user:" + testAPIKey + "@vllm/v1"}, key, backend.HealthStatusError},
 		{"invalid key", map[string]any{"resultsDir": dir}, map[string]string{"apiKey": testAPIKey + " " + testAPIKey}, backend.HealthStatusError},
 	}
@@ -101,6 +106,10 @@ func TestOverGRPC(t *testing.T) {
 	fmt.Fprintln(&seen, logger.String())
 	assert.Contains(t, seen.String(), "refused the API key (HTTP 401)")
 	assert.NotContains(t, seen.String(), testAPIKey)
+	hostile.NoLeaks(t, "answers and log over gRPC", seen.String(), testAPIKey)
+	assert.Contains(t, seen.String(), "reachable, serves: [REDACTED]", "the hostile target's model is its echo")
+	assert.Contains(t, seen.String(), "refused a redirect from "+hostileRedirect.URL)
+	assert.Empty(t, hostileRedirect.Sink.Requests(), "no request at another origin")
 
 	checkLiveMetricsOverGRPC(ctx, t, tp)
 }
