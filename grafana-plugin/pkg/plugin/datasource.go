@@ -58,6 +58,24 @@
 // bencher's live metrics (bencher_*, package live), labelled with the run's
 // id and profile; LiveCollector exposes them on the registry the SDK serves
 // to Grafana's /metrics/plugins/<plugin id>.
+//
+// # Secrets
+//
+// The API key (secureJsonData.apiKey) is held in a secret.Secret, which
+// prints, logs and marshals as "[REDACTED]", and reaches the target only:
+// every request of the plugin (health checks, /version and model
+// detection, the runs) sends it to the target's origin (scheme, host and
+// port) alone, and no HTTP client of the plugin follows a redirect to
+// another origin (secret.CheckRedirect: the error says so), which keeps
+// redirects inside the allowed hosts too. Each instance has one
+// secret.Redactor that knows the key and the credentials of its settings'
+// URLs, in every form a server may echo them (raw, base64, URL- and
+// JSON-escaped); it scrubs everything the instance gives out, even when
+// the target echoes the key back: query frames and errors, health
+// results, resource answers, Live stream frames, the run documents and
+// markers it writes, the runs' live metrics (a model or server name
+// holding a key is replaced whole) and, as a last line of defence, every
+// line of its log.
 package plugin
 
 import (
