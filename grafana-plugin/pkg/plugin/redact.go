@@ -52,9 +52,6 @@ func newRedactor(s backend.DataSourceInstanceSettings) *secret.Redactor {
 		addURLs(r, raw)
 	}
 	r.AddURL(s.URL)
-	if s.BasicAuthEnabled {
-		r.Add(s.BasicAuthUser)
-	}
 	return r
 }
 
