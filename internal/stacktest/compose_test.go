@@ -625,6 +625,10 @@ func TestComposeAlloyConfig(t *testing.T) {
 		}
 	})
 
+	t.Run("the old workstation's log streams keep their job labels", func(t *testing.T) {
+		checkOldLogJobs(t, blocks)
+	})
+
 	t.Run("container logs go from the Docker socket to Loki", func(t *testing.T) {
 		find := func(name string) *alloyBlock {
 			for i := range blocks {
