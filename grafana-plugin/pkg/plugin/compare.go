@@ -76,12 +76,15 @@ func (d *Datasource) queryCompare(ctx context.Context, req *backend.QueryDataReq
 // CompareFrame returns the comparison of runs[1:] with runs[0] as a table,
 // one row per metric of report.CompareHeaders:
 //
-//	metric, unit                  string
+//	metric, unit                  string; the unit as a person reads it
+//	                              (UnitText: ms, %, req/s, tok/s)
 //	<id>                          *float64, the value of each run, null
-//	                              where the run has none (summaryValue)
+//	                              where the run has none (summaryValue);
+//	                              ratios as percentages (0.98 is 98)
 //	<id> change, <id> change %    *float64, absolute and relative change of
 //	                              each later run vs the first, null where
-//	                              either value is
+//	                              either value is (percentage points for
+//	                              ratios)
 //	<id> verdict                  string: pass, fail, missing or ""
 //
 // Warnings and regressions of the comparisons are notices of the frame.
@@ -114,7 +117,7 @@ func CompareFrame(runs []*results.Header, ts []report.Threshold) *data.Frame {
 	}
 	units := make([]string, len(names))
 	for i, n := range names {
-		units[i] = UnitOf(n)
+		units[i] = UnitText(UnitOf(n))
 	}
 	fields := []*data.Field{
 		named(data.NewField("metric", nil, names), "Metric", ""),
@@ -146,7 +149,7 @@ func rowOf(c *report.Comparison, name string) (report.Row, bool) {
 func compareValues(h *results.Header, names []string) *data.Field {
 	vals := make([]*float64, len(names))
 	for i, n := range names {
-		vals[i] = optionalValue(&h.Summary, n)
+		vals[i] = asShown(n, optionalValue(&h.Summary, n))
 	}
 	return data.NewField(h.ID, nil, vals)
 }
@@ -161,7 +164,7 @@ func compareColumns(names []string, base, cur *results.Header, c *report.Compari
 		if !ok {
 			continue
 		}
-		delta[i], rel[i], verdict[i] = r.Delta, r.Relative, string(r.Verdict)
+		delta[i], rel[i], verdict[i] = asShown(n, r.Delta), r.Relative, string(r.Verdict)
 		if optionalValue(&base.Summary, n) == nil || optionalValue(&cur.Summary, n) == nil {
 			delta[i], rel[i] = nil, nil
 			if r.Threshold != nil {
@@ -175,6 +178,16 @@ func compareColumns(names []string, base, cur *results.Header, c *report.Compari
 		named(data.NewField(id+" change %", nil, rel), id+" change %", UnitRatio),
 		named(data.NewField(id+" verdict", nil, verdict), id+" verdict", ""),
 	}
+}
+
+// asShown returns the value of metric name as the comparison shows it
+// beside its UnitText: a ratio as a percentage. nil stays nil.
+func asShown(name string, v *float64) *float64 {
+	if v == nil || UnitOf(name) != UnitRatio {
+		return v
+	}
+	pct := *v * 100
+	return &pct
 }
 
 // compareNotices returns the warnings and regressions of comps.

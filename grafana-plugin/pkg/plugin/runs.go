@@ -67,6 +67,21 @@ func UnitOf(name string) string {
 	return ""
 }
 
+// UnitText returns what a person reads for a Grafana unit id of UnitOf:
+// "%" for ratios (whose values CompareFrame shows as percentages), "req/s",
+// "tok/s", "ms", "s"; "" for plain numbers.
+func UnitText(unit string) string {
+	switch unit {
+	case UnitRatio:
+		return "%"
+	case UnitRequestsPerS:
+		return "req/s"
+	case UnitTokensPerS:
+		return "tok/s"
+	}
+	return unit
+}
+
 // queryRuns answers "runs" queries.
 func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
 	return d.each(ctx, req, func(q backend.DataQuery, l *listing) backend.DataResponse {
