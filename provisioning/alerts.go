@@ -33,6 +33,7 @@ func Groups() []Group {
 	return []Group{
 		{Name: "GPUs", Interval: "1m", Rules: gpuRules()},
 		{Name: "vLLM", Interval: "1m", Rules: vllmRules()},
+		{Name: "Batch jobs", Interval: "1m", Rules: batchRules()},
 		{Name: "Benchmarks", Interval: "5m", Rules: []*alerting.RuleBuilder{benchmarkRegression()}},
 	}
 }
@@ -71,21 +72,74 @@ func gpuRules() []*alerting.RuleBuilder {
 			"Prometheus cannot scrape benchstation-exporter at {{ $labels.instance }}.",
 			"docker compose ps exporter; docker compose logs exporter. No GPU alert can fire while it is down.").
 			NoDataState(alerting.RuleNoDataStateAlerting),
+		// One series per exporter whose NVML is up: the number of GPUs it
+		// found, 0 when none. No data means no exporter has NVML up, which
+		// "Exporter down" and "NVML down" report: OK here, not twice.
+		promRule("benchstation-nvml-no-gpus", "NVML sees no GPUs", critical, "2m",
+			`(count by (instance) (nvidia_gpu_up) or on (instance) (0 * max by (instance) (nvidia_gpu_nvml_up)))
+  and on (instance) (max by (instance) (nvidia_gpu_nvml_up) == 1)`, lt(1),
+			"NVML is up on {{ $labels.instance }} but finds no GPU: no GPU metrics.",
+			"Run nvidia-smi -L in the exporter's container: the GPUs are not visible to it (NVIDIA_VISIBLE_DEVICES, the compose GPU reservation, CUDA_VISIBLE_DEVICES), or the driver lost them all (dmesg, XID 79)."),
 	}
 }
 
 func vllmRules() []*alerting.RuleBuilder {
 	return []*alerting.RuleBuilder{
+		// up is 0 while the target does not answer; the absent() branch
+		// gives a 0 as well when Prometheus has no vLLM target at all (the
+		// job dropped from its configuration), so a missing vLLM never
+		// reads as a healthy one. No data can then only mean that the
+		// query itself came back empty, which is treated as down: Alerting.
+		promRule("benchstation-vllm-down", "vLLM down", critical, "5m",
+			`min by (instance) (up{job="vllm"}) or on () (absent(up{job="vllm"}) - 1)`, lt(1),
+			"{{ with $labels.instance }}Prometheus cannot scrape vLLM at {{ . }}{{ else }}Prometheus has no vLLM target (job vllm){{ end }}: the server is down or still loading its model.",
+			"docker compose ps vllm; docker compose logs vllm: a model still loading answers after a few minutes, an out-of-memory or CUDA error at start-up does not. Check that job vllm of prometheus.yml points at the server.").
+			NoDataState(alerting.RuleNoDataStateAlerting),
+		// What the clients saw, from the API server's HTTP counts (vLLM's
+		// prometheus-fastapi-instrumentator, status grouped as 2xx, 4xx,
+		// 5xx) and the engine's finish reasons. Of the POSTs to the
+		// generation endpoints that were not answered 4xx, the share that
+		// did not finish normally in the engine: 5xx answers (rejected
+		// before the engine or failed in it) and requests aborted or
+		// errored in the engine, also after an HTTP 200 (an error event or
+		// a cut mid-stream). Each failed request counts once. 4xx are left
+		// out: bad requests (400, context too long), unknown models (404)
+		// and invalid bodies (422) are the client's fault; vLLM answers no
+		// 429 itself, and the grouped status cannot tell a 429 from the
+		// others. No traffic in the window gives no series: no data is OK.
 		promRule("benchstation-vllm-failed-requests", "vLLM aborted or errored requests", warning, "5m",
-			`sum by (instance, model_name) (increase(vllm:request_success_total{finished_reason=~"abort|error"}[10m]))
-  / clamp_min(sum by (instance, model_name) (increase(vllm:request_success_total[10m])), 1)`, gt(0.05),
-			"{{ humanizePercentage $values.B.Value }} of the requests to {{ $labels.model_name }} on {{ $labels.instance }} were aborted or failed in 10 minutes.",
-			"Read vLLM's log (GPU & vLLM, Logs): errors point at the server; aborts at clients timing out, often because the waiting queue is long."),
+			`(
+  sum by (instance) (increase(http_requests_total{method="POST", handler=~"`+generationHandlers+`", status!="4xx"}[10m]))
+  - sum by (instance) (increase(vllm:request_success_total{finished_reason!~"abort|error"}[10m]))
+)
+/ (sum by (instance) (increase(http_requests_total{method="POST", handler=~"`+generationHandlers+`", status!="4xx"}[10m])) > 0)`, gt(0.05),
+			"{{ humanizePercentage $values.B.Value }} of the generation requests to vLLM on {{ $labels.instance }} failed in 10 minutes "+
+				"(HTTP 5xx, or aborted or errored in the engine; 4xx answers, the client's fault, not counted).",
+			"Read vLLM's log (GPU & vLLM, Logs): 5xx and errors point at the server; aborts at clients timing out, often because the waiting queue is long."),
 		promRule("benchstation-vllm-queue-growing", "vLLM waiting queue growing", warning, "10m",
 			`sum by (instance, model_name) (deriv(vllm:num_requests_waiting[10m]))
   * (sum by (instance, model_name) (min_over_time(vllm:num_requests_waiting[10m])) > bool 10)`, gt(0.05),
 			"The waiting queue of {{ $labels.model_name }} on {{ $labels.instance }} has had over 10 requests and grown for 10 minutes.",
 			"The server is saturated: check KV-cache usage and preemptions on GPU & vLLM; reduce load, raise --max-num-seqs if memory allows, or add a replica."),
+	}
+}
+
+// generationHandlers are the handler label values of vLLM's generation
+// endpoints in http_requests_total: the requests that reach the engine
+// and end in vllm:request_success_total.
+const generationHandlers = "/v1/completions|/v1/chat/completions|/v1/responses"
+
+// batchRules watch the exporter's polling of Batch APIs.
+func batchRules() []*alerting.RuleBuilder {
+	return []*alerting.RuleBuilder{
+		// The batch collector is off unless an endpoint is configured, and
+		// then serves benchstation_batch_poll_success from the first poll
+		// on: no data means nothing to poll, so OK ("Exporter down" covers
+		// an exporter that is gone).
+		promRule("benchstation-batch-poll-failing", "Batch API polling failing", warning, "5m",
+			`min by (instance, endpoint) (benchstation_batch_poll_success)`, lt(1),
+			"The exporter on {{ $labels.instance }} cannot list the batch jobs of {{ $labels.endpoint }}: its polls have failed for 5 minutes.",
+			"benchstation_batch_poll_failures_total{endpoint} says why (timeout, connection, unauthorized, rate_limited, server_error, malformed, pagination, redirect); the exporter's log has the last error. The Batch jobs dashboard serves the last good data for --batch.stale-after, then empties."),
 	}
 }
 

@@ -139,6 +139,8 @@ func WriteRules(dir string) error {
 type Query struct {
 	// Where names the rule and the query's refId.
 	Where string
+	// UID is the rule's uid.
+	UID string
 	// Expr is the PromQL.
 	Expr string
 	// EventOnly marks rules whose query returns data only after an event.
@@ -165,7 +167,7 @@ func PromQL() ([]Query, error) {
 			if r.Uid != nil {
 				uid = *r.Uid
 			}
-			out = append(out, Query{Where: fmt.Sprintf("alert %q / %s", r.Title, deref(q.RefId)), Expr: pq.Expr,
+			out = append(out, Query{Where: fmt.Sprintf("alert %q / %s", r.Title, deref(q.RefId)), UID: uid, Expr: pq.Expr,
 				EventOnly: eventOnly[uid]})
 		}
 	}

@@ -116,7 +116,8 @@ func TestRulesFileFitsTheSchema(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"GPU temperature high", "GPU memory near full", "GPU XID errors", "GPU lost", "NVML down",
-		"Exporter down", "vLLM aborted or errored requests", "vLLM waiting queue growing", "Benchmark regression"} {
+		"Exporter down", "NVML sees no GPUs", "vLLM down", "vLLM aborted or errored requests", "vLLM waiting queue growing",
+		"Batch API polling failing", "Benchmark regression"} {
 		assert.Contains(t, titles, want)
 	}
 }
@@ -127,8 +128,36 @@ func TestRulesPromQLParsesAndNamesKnownMetrics(t *testing.T) {
 	require.NoError(t, err)
 	queries, err := PromQL()
 	require.NoError(t, err)
-	assert.Len(t, queries, 8)
+	assert.Len(t, queries, 11)
 	for _, q := range queries {
 		assert.NoError(t, cat.Check(q.Expr), "%s: %s", q.Where, q.Expr)
 	}
+}
+
+// TestNoDataStates pins each rule's noDataState, chosen per rule (the
+// reasons are comments in alerts.go): Alerting where no data means the
+// thing watched is gone, OK where it means there is nothing to watch.
+func TestNoDataStates(t *testing.T) {
+	t.Parallel()
+	want := map[string]string{
+		"benchstation-gpu-temperature":      "OK",
+		"benchstation-gpu-memory-full":      "OK",
+		"benchstation-gpu-xid":              "OK",
+		"benchstation-gpu-lost":             "OK",
+		"benchstation-nvml-down":            "OK",
+		"benchstation-exporter-down":        "Alerting",
+		"benchstation-nvml-no-gpus":         "OK",
+		"benchstation-vllm-down":            "Alerting",
+		"benchstation-vllm-failed-requests": "OK",
+		"benchstation-vllm-queue-growing":   "OK",
+		"benchstation-batch-poll-failing":   "OK",
+		"benchstation-benchmark-regression": "OK",
+	}
+	got := map[string]string{}
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			got[r.UID] = r.NoDataState
+		}
+	}
+	assert.Equal(t, want, got)
 }
