@@ -41,7 +41,7 @@ func NewRedactor(values ...string) *Redactor {
 }
 
 // Add makes r scrub each value, in all its forms. Values shorter than
-// [MinLen] are ignored.
+// [MinLen] and placeholders ([IsPlaceholder]: EMPTY, none…) are ignored.
 func (r *Redactor) Add(values ...string) {
 	var forms []string
 	for _, v := range values {
@@ -135,9 +135,19 @@ func (r *Redactor) addForms(forms []string) {
 	r.rep = strings.NewReplacer(pairs...)
 }
 
+// placeholders are the values that stand for "no key" by convention
+// (vLLM's and OpenAI clients' documentation use EMPTY): not secrets, and
+// scrubbing them would only turn ordinary words into [REDACTED].
+var placeholders = []string{"empty", "none", "null", "dummy", "no-key", "nokey", "not-needed", "sk-no-key-required"}
+
+// IsPlaceholder reports whether v is a conventional stand-in for no key.
+func IsPlaceholder(v string) bool {
+	return slices.Contains(placeholders, strings.ToLower(strings.TrimSpace(v)))
+}
+
 // appendForms appends v and the forms a server may echo it in.
 func appendForms(forms []string, v string) []string {
-	if len(v) < MinLen {
+	if len(v) < MinLen || IsPlaceholder(v) {
 		return forms
 	}
 	add := func(f string) {

@@ -120,6 +120,16 @@ func TestRedactorIgnoresShortValues(t *testing.T) {
 	assert.Equal(t, "p99 1 ms, ab", r.String("p99 1 ms, ab"))
 }
 
+func TestRedactorIgnoresPlaceholders(t *testing.T) {
+	// OPENAI_API_KEY=EMPTY is vLLM's documented "no key": the word EMPTY
+	// in a report is not a leak.
+	r := secret.NewRedactor("EMPTY", "none", "sk-no-key-required")
+	r.AddHeader("Authorization", "Bearer EMPTY")
+	assert.Equal(t, "EMPTY body; none", r.String("EMPTY body; none"))
+	assert.True(t, secret.IsPlaceholder(" Empty "))
+	assert.False(t, secret.IsPlaceholder(key))
+}
+
 func TestRedactorNilKnowsNothing(t *testing.T) {
 	var r *secret.Redactor
 	r.Add(key)
