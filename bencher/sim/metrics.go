@@ -61,7 +61,7 @@ type metrics struct {
 	success                                                           [numReasons]prometheus.Counter
 	ttft, itl, tpot, e2e, queue, inference, prefill, decode           prometheus.Histogram
 	iteration, reqPrompt, reqGen, reqMaxGen, paramsN, paramsMaxTokens prometheus.Histogram
-	httpRequests                                                      *prometheus.CounterVec
+	http                                                              *httpMetrics
 }
 
 func newMetrics(cfg *config) *metrics {
@@ -94,8 +94,7 @@ func newMetrics(cfg *config) *metrics {
 	}
 	m.newHistograms(f, cl, cfg.maxModelLen)
 	m.newCacheConfigInfo(f, cfg)
-	m.httpRequests = f.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total",
-		Help: "Total number of requests by method, status and handler."}, []string{"handler", "method", "status"})
+	m.http = newHTTPMetrics(f)
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
@@ -186,24 +185,4 @@ func (m *metrics) observeFinished(s *seq, reason finishReason, now time.Time) {
 	m.reqMaxGen.Observe(float64(s.maxTokens))
 	m.paramsMaxTokens.Observe(float64(s.maxTokens))
 	m.paramsN.Observe(1)
-}
-
-// countHTTP counts an API request as prometheus_fastapi_instrumentator does
-// (status grouped as 2xx, 4xx, …).
-func (m *metrics) countHTTP(handler, method string, status int) {
-	if method != http.MethodGet && method != http.MethodPost {
-		method = "other"
-	}
-	class := "5xx"
-	switch status / 100 {
-	case 1:
-		class = "1xx"
-	case 2:
-		class = "2xx"
-	case 3:
-		class = "3xx"
-	case 4:
-		class = "4xx"
-	}
-	m.httpRequests.WithLabelValues(handler, method, class).Inc()
 }

@@ -79,6 +79,9 @@ func TestMetricsMatchFixture(t *testing.T) {
 	for name, mf := range got {
 		t.Run(name, func(t *testing.T) {
 			w, ok := want[name]
+			if _, http := instrumentatorFamilies[name]; !ok && http {
+				t.Skipf("%s is not in the fixture: TestHTTPMetricsAreTheInstrumentators checks it", name)
+			}
 			require.True(t, ok, "family %s is not in the fixture", name)
 			assert.Equal(t, w.GetType(), mf.GetType(), "type")
 			assert.Equal(t, w.GetHelp(), mf.GetHelp(), "help")

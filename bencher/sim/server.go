@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,16 +78,30 @@ func New(opts ...Option) *Server {
 // Model returns the served model name.
 func (s *Server) Model() string { return s.cfg.model }
 
-// ServeHTTP routes a request.
+// ServeHTTP routes a request, and counts it in the HTTP metrics unless
+// its handler is one vLLM leaves out of them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	handler, excluded := httpHandler(r.URL.Path)
+	if excluded {
+		s.route(w, r)
+		return
+	}
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	// Deferred, so that a handler cut by panic(http.ErrAbortHandler) is
+	// counted too.
+	defer func() { s.m.http.observe(handler, r, sw, time.Since(start)) }()
+	s.route(sw, r)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathCompletions:
-		s.instrument(w, r, PathCompletions, false)
+		s.handleGenerate(w, r, PathCompletions, false)
 	case PathChatCompletions:
-		s.instrument(w, r, PathChatCompletions, true)
+		s.handleGenerate(w, r, PathChatCompletions, true)
 	case PathModels:
-		status := s.handleModels(w, r)
-		s.m.countHTTP(PathModels, r.Method, status)
+		s.handleModels(w, r)
 	case PathHealth:
 		if s.draining.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -100,14 +115,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 	}
-}
-
-// instrument runs a generation handler and counts it in http_requests_total
-// (a handler that aborts the connection is counted as 5xx).
-func (s *Server) instrument(w http.ResponseWriter, r *http.Request, path string, chat bool) {
-	status := 0
-	defer func() { s.m.countHTTP(path, r.Method, status) }()
-	status = s.handleGenerate(w, r, path, chat)
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) int {
@@ -138,6 +145,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) int {
 		status, b = http.StatusInternalServerError, []byte(`{"error":{"message":"internal error","type":"InternalServerError","param":null,"code":500}}`)
 	}
 	w.Header()["Content-Type"] = s.hdrJSON
+	w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 	return status
