@@ -11,6 +11,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -61,12 +62,47 @@ type Gate struct {
 // Outcome is a gate checked against a summary.
 type Outcome struct {
 	Gate
+	// Actual is the run's value; it is meaningless (and left out of the
+	// JSON) when Found is false.
 	Actual float64 `json:"actual"`
-	// Found is false when the summary has no such value (e.g. goodput of a
-	// run without SLOs); such a gate fails.
+	// Found is false when the summary has no such value: a statistic
+	// without samples (ttft_p95 of a run that measured no first token, or
+	// of a --no-stream run), or goodput of a run without SLOs. Such a gate
+	// fails: a gate never passes on nothing.
 	Found bool `json:"found"`
 	Pass  bool `json:"pass"`
 }
+
+// MarshalJSON writes the outcome, without "actual" when the value was not
+// found: a value without samples is absent, never 0.
+func (o Outcome) MarshalJSON() ([]byte, error) {
+	type plain Outcome
+	if o.Found {
+		return json.Marshal(plain(o))
+	}
+	return json.Marshal(struct {
+		Gate
+		Found bool `json:"found"`
+		Pass  bool `json:"pass"`
+	}{o.Gate, false, false})
+}
+
+// Reason says in a few words why an outcome failed ("" when it passed):
+// "no samples" when the run has no value, else the value against the
+// threshold.
+func (o Outcome) Reason() string {
+	switch {
+	case !o.Found:
+		return NoSamples + " for " + o.Name
+	case !o.Pass:
+		return fmt.Sprintf("%s is %s, want %s %s", o.Name, strconv.FormatFloat(o.Actual, 'g', 6, 64), o.Op,
+			strconv.FormatFloat(o.Threshold, 'g', 6, 64))
+	}
+	return ""
+}
+
+// NoSamples is the reason of a gate on a value the run did not measure.
+const NoSamples = "no samples"
 
 // ErrSyntax is wrapped by every parse error.
 var ErrSyntax = errors.New("invalid gate")
@@ -173,7 +209,7 @@ func (o Outcome) String() string {
 		verdict = "FAIL"
 	}
 	if !o.Found {
-		return fmt.Sprintf("%s %s: the run has no value %q", verdict, o.Text, o.Name)
+		return fmt.Sprintf("%s %s: %s (the run measured no %s)", verdict, o.Text, NoSamples, o.Name)
 	}
 	return fmt.Sprintf("%s %s: %s", verdict, o.Text, strconv.FormatFloat(o.Actual, 'g', 6, 64))
 }

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -85,7 +86,7 @@ func TestCheck(t *testing.T) {
 	assert.False(t, Passed(got))
 	assert.Equal(t, "ok   ttft_p95<=500ms: 500", got[0].String())
 	assert.Equal(t, "FAIL success_rate>=0.99: 0.985", got[1].String())
-	assert.Equal(t, `FAIL goodput>=1: the run has no value "goodput"`, got[3].String())
+	assert.Equal(t, `FAIL goodput>=1: no samples (the run measured no goodput)`, got[3].String())
 	assert.True(t, Passed(Check(gates[:1], values{"ttft_p95": 12})))
 }
 
@@ -104,4 +105,28 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNoSamplesFailsAndHasNoActual: a gate on a value without samples fails
+// with "no samples", and its JSON outcome has no actual value (not 0).
+func TestNoSamplesFailsAndHasNoActual(t *testing.T) {
+	t.Parallel()
+	gates, err := Parse("ttft_p95<=1ms,success_rate>=0", known)
+	require.NoError(t, err)
+	got := Check(gates, values{}) // a run that measured nothing
+	require.Len(t, got, 2)
+	for _, o := range got {
+		assert.False(t, o.Pass, "%s passes on nothing", o.Text)
+		assert.Contains(t, o.String(), NoSamples)
+		assert.Contains(t, o.Reason(), NoSamples)
+		b, err := json.Marshal(o)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), `"actual"`, "an absent value is left out, not written as 0")
+		var back Outcome
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.False(t, back.Found)
+	}
+	b, err := json.Marshal(Check(gates[:1], values{"ttft_p95": 0.5})[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"actual":0.5`)
 }
