@@ -110,8 +110,8 @@ func gpuWindowPanels(d *dashboard.DashboardBuilder) {
 		WithPanel(series("GPU temperature", "", unitCelsius, quarter,
 			prom("A", `nvidia_gpu_temperature_celsius`, "{{instance}} GPU {{gpu}}"))).
 		WithPanel(series("vLLM running and waiting", "", unitCount, half,
-			prom("A", `sum by (model_name) (vllm:num_requests_running)`, "{{model_name}} running"),
-			prom("B", `sum by (model_name) (vllm:num_requests_waiting)`, "{{model_name}} waiting"))).
+			prom("A", `sum by (instance, model_name) (vllm:num_requests_running)`, "{{instance}} {{model_name}} running"),
+			prom("B", `sum by (instance, model_name) (vllm:num_requests_waiting)`, "{{instance}} {{model_name}} waiting"))).
 		WithPanel(series("vLLM KV-cache usage", "", unitRatio, half,
 			prom("A", `vllm:kv_cache_usage_perc`, "{{instance}} {{model_name}}")).Min(0).Max(1))
 }

@@ -114,6 +114,8 @@ type Query struct {
 	Where string
 	// Expr is the PromQL, with Grafana's variables in it.
 	Expr string
+	// Legend is the target's legend format ("{{instance}} GPU {{gpu}}").
+	Legend string
 	// Variable marks a template variable's label_values() query, whose
 	// Expr is the series selector inside it.
 	Variable bool
@@ -134,8 +136,9 @@ func PromQL(d dashboard.Dashboard) []Query {
 				continue
 			}
 			out = append(out, Query{
-				Where: fmt.Sprintf("%s / %s / %s", title, deref(p.Panel.Title), deref(q.RefId)),
-				Expr:  q.Expr,
+				Where:  fmt.Sprintf("%s / %s / %s", title, deref(p.Panel.Title), deref(q.RefId)),
+				Expr:   q.Expr,
+				Legend: deref(q.LegendFormat),
 			})
 		}
 	}

@@ -89,41 +89,41 @@ func gpuPanels(d *dashboard.DashboardBuilder) {
 			prom("A", `sum(increase(nvidia_gpu_energy_consumed_joules_total{`+gpuSel+`}[$__range]))`, "energy")).
 			GraphMode(common.BigValueGraphModeNone)).
 		WithPanel(series("Temperature", "GPU die and memory (HBM) temperature.", unitCelsius, half,
-			prom("A", `nvidia_gpu_temperature_celsius{`+gpuSel+`}`, "GPU {{gpu}}"),
-			prom("B", `nvidia_gpu_memory_temperature_celsius{`+gpuSel+`}`, "GPU {{gpu}} memory")).
+			prom("A", `nvidia_gpu_temperature_celsius{`+gpuSel+`}`, "{{instance}} GPU {{gpu}}"),
+			prom("B", `nvidia_gpu_memory_temperature_celsius{`+gpuSel+`}`, "{{instance}} GPU {{gpu}} memory")).
 			Thresholds(thresholds(step{80, "orange"}, step{87, "red"})).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed))).
 		WithPanel(series("Memory used", "Framebuffer memory used, and each GPU's total (dashed).", unitBytes, half,
-			prom("A", `nvidia_gpu_memory_used_bytes{`+gpuSel+`}`, "GPU {{gpu}} used"),
-			prom("B", `nvidia_gpu_memory_total_bytes{`+gpuSel+`}`, "GPU {{gpu}} total")).
+			prom("A", `nvidia_gpu_memory_used_bytes{`+gpuSel+`}`, "{{instance}} GPU {{gpu}} used"),
+			prom("B", `nvidia_gpu_memory_total_bytes{`+gpuSel+`}`, "{{instance}} GPU {{gpu}} total")).
 			OverrideByRegexp(".* total", dashedLine())).
 		WithPanel(series("Power", "Power draw, and the enforced power limit (dashed).", unitWatts, half,
-			prom("A", `nvidia_gpu_power_draw_watts{`+gpuSel+`}`, "GPU {{gpu}}"),
-			prom("B", `nvidia_gpu_power_limit_enforced_watts{`+gpuSel+`}`, "GPU {{gpu}} limit")).
+			prom("A", `nvidia_gpu_power_draw_watts{`+gpuSel+`}`, "{{instance}} GPU {{gpu}}"),
+			prom("B", `nvidia_gpu_power_limit_enforced_watts{`+gpuSel+`}`, "{{instance}} GPU {{gpu}} limit")).
 			OverrideByRegexp(".* limit", dashedLine())).
 		WithPanel(series("Utilisation", "Share of time a kernel ran (GPU) and memory was read or written (memory).", unitRatio, half,
-			prom("A", `nvidia_gpu_utilization_ratio{`+gpuSel+`}`, "GPU {{gpu}}"),
-			prom("B", `nvidia_gpu_memory_utilization_ratio{`+gpuSel+`}`, "GPU {{gpu}} memory")).
+			prom("A", `nvidia_gpu_utilization_ratio{`+gpuSel+`}`, "{{instance}} GPU {{gpu}}"),
+			prom("B", `nvidia_gpu_memory_utilization_ratio{`+gpuSel+`}`, "{{instance}} GPU {{gpu}} memory")).
 			Min(0).Max(1)).
 		WithPanel(series("Clocks", "SM and memory clocks.", unitHertz, half,
-			prom("A", `nvidia_gpu_clock_hertz{`+gpuSel+`, clock=~"sm|memory"}`, "GPU {{gpu}} {{clock}}"))).
+			prom("A", `nvidia_gpu_clock_hertz{`+gpuSel+`, clock=~"sm|memory"}`, "{{instance}} GPU {{gpu}} {{clock}}"))).
 		WithPanel(statetimeline.NewPanelBuilder().Title("Throttle reasons").
 			Description("Active clock-event (throttle) reasons, per GPU; idle is left out.").Span(half).Height(tall).
 			ShowValue(common.VisibilityModeNever).MergeValues(true).
 			Legend(common.NewVizLegendOptionsBuilder().ShowLegend(false).
 				DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
 			Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeSingle).Sort(common.SortOrderNone)).
-			WithTarget(prom("A", `max by (gpu, reason) (nvidia_gpu_clock_event_active{`+gpuSel+`, reason!="gpu_idle"}) > 0`,
-				"GPU {{gpu}} {{reason}}")).
+			WithTarget(prom("A", `max by (instance, gpu, reason) (nvidia_gpu_clock_event_active{`+gpuSel+`, reason!="gpu_idle"}) > 0`,
+				"{{instance}} GPU {{gpu}} {{reason}}")).
 			NoValue(noThrottle)).
 		WithPanel(series("XID errors", "XID errors reported by the driver, by code (79: fell off the bus, 48: double-bit ECC …).", unitCount, half,
-			prom("A", `sum by (gpu, xid) (increase(nvidia_gpu_xid_errors_total{`+gpuSel+`}[$__rate_interval])) > 0`, "GPU {{gpu}} XID {{xid}}")).
+			prom("A", `sum by (instance, gpu, xid) (increase(nvidia_gpu_xid_errors_total{`+gpuSel+`}[$__rate_interval])) > 0`, "{{instance}} GPU {{gpu}} XID {{xid}}")).
 			DrawStyle(common.GraphDrawStyleBars).NoValue(noXID)).
 		WithPanel(series("ECC errors", "Corrected and uncorrected ECC errors in the interval.", unitCount, half,
-			prom("A", `sum by (gpu, type) (increase(nvidia_gpu_ecc_errors_total{`+gpuSel+`}[$__rate_interval]))`, "GPU {{gpu}} {{type}}")).
+			prom("A", `sum by (instance, gpu, type) (increase(nvidia_gpu_ecc_errors_total{`+gpuSel+`}[$__rate_interval]))`, "{{instance}} GPU {{gpu}} {{type}}")).
 			DrawStyle(common.GraphDrawStyleBars)).
 		WithPanel(series("Memory by process", "GPU memory used by each process (host PIDs).", unitBytes, full,
-			prom("A", `nvidia_gpu_process_memory_used_bytes{`+gpuSel+`}`, "GPU {{gpu}} {{process_name}} ({{pid}})")).
+			prom("A", `nvidia_gpu_process_memory_used_bytes{`+gpuSel+`}`, "{{instance}} GPU {{gpu}} {{process_name}} ({{pid}})")).
 			Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal)))
 }
 
@@ -142,11 +142,11 @@ func vllmPanels(d *dashboard.DashboardBuilder) {
 		WithPanel(single("Output tokens/s", "Generated tokens per second, all servers.", unitPerSec, quarter,
 			prom("A", `sum(instance_model:vllm_generation_tokens:rate1m{`+vllmSel+`})`, "tokens/s"))).
 		WithPanel(series("Requests by finish reason", "Finished requests per second: stop, length, abort, error.", unitReqps, half,
-			prom("A", `sum by (finished_reason) (instance_model:vllm_request_success:rate1m{`+vllmSel+`})`, "{{finished_reason}}")).
+			prom("A", `sum by (instance, finished_reason) (instance_model:vllm_request_success:rate1m{`+vllmSel+`})`, "{{instance}} {{finished_reason}}")).
 			Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal))).
 		WithPanel(series("Running and waiting", "Requests in the engine's batches, and queued.", unitCount, half,
-			prom("A", `sum by (model_name) (vllm:num_requests_running{`+vllmSel+`})`, "{{model_name}} running"),
-			prom("B", `sum by (model_name) (vllm:num_requests_waiting{`+vllmSel+`})`, "{{model_name}} waiting"))).
+			prom("A", `sum by (instance, model_name) (vllm:num_requests_running{`+vllmSel+`})`, "{{instance}} {{model_name}} running"),
+			prom("B", `sum by (instance, model_name) (vllm:num_requests_waiting{`+vllmSel+`})`, "{{instance}} {{model_name}} waiting"))).
 		WithPanel(quantilePanel("Time to first token", "From arrival to the first generated token, server side.",
 			"instance_model:vllm_time_to_first_token_seconds_bucket:rate1m")).
 		WithPanel(quantilePanel("Inter-token latency", "Gaps between successive output tokens.",
@@ -156,23 +156,23 @@ func vllmPanels(d *dashboard.DashboardBuilder) {
 		WithPanel(quantilePanel("Queue time", "Time requests waited before the engine took them.",
 			"instance_model:vllm_request_queue_time_seconds_bucket:rate1m")).
 		WithPanel(series("Tokens per second", "Prompt tokens processed (prefill) and tokens generated.", unitPerSec, half,
-			prom("A", `sum by (model_name) (instance_model:vllm_prompt_tokens:rate1m{`+vllmSel+`})`, "{{model_name}} prompt"),
-			prom("B", `sum by (model_name) (instance_model:vllm_generation_tokens:rate1m{`+vllmSel+`})`, "{{model_name}} generation"))).
+			prom("A", `sum by (instance, model_name) (instance_model:vllm_prompt_tokens:rate1m{`+vllmSel+`})`, "{{instance}} {{model_name}} prompt"),
+			prom("B", `sum by (instance, model_name) (instance_model:vllm_generation_tokens:rate1m{`+vllmSel+`})`, "{{instance}} {{model_name}} generation"))).
 		WithPanel(series("KV-cache usage", "Share of KV-cache blocks in use (vllm:kv_cache_usage_perc, 0–1).", unitRatio, half,
 			prom("A", `vllm:kv_cache_usage_perc{`+vllmSel+`}`, "{{instance}} {{model_name}}")).
 			Min(0).Max(1)).
 		WithPanel(series("Prefix-cache hit ratio", "Prompt tokens served from the prefix cache, of those looked up.", unitRatio, third,
-			prom("A", `sum by (model_name) (rate(vllm:prefix_cache_hits_total{`+vllmSel+`}[$__rate_interval]))
-  / sum by (model_name) (rate(vllm:prefix_cache_queries_total{`+vllmSel+`}[$__rate_interval]))`, "{{model_name}}")).
+			prom("A", `sum by (instance, model_name) (rate(vllm:prefix_cache_hits_total{`+vllmSel+`}[$__rate_interval]))
+  / sum by (instance, model_name) (rate(vllm:prefix_cache_queries_total{`+vllmSel+`}[$__rate_interval]))`, "{{instance}} {{model_name}}")).
 			Min(0).Max(1)).
 		WithPanel(series("Preemptions", "Requests preempted (KV cache exhausted) in the interval.", unitCount, third,
-			prom("A", `sum by (model_name) (increase(vllm:num_preemptions_total{`+vllmSel+`}[$__rate_interval]))`, "{{model_name}}")).
+			prom("A", `sum by (instance, model_name) (increase(vllm:num_preemptions_total{`+vllmSel+`}[$__rate_interval]))`, "{{instance}} {{model_name}}")).
 			DrawStyle(common.GraphDrawStyleBars)).
 		WithPanel(series("Batch size", "Tokens per engine step (prefill and decode together): mean and p95.", unitCount, third,
-			prom("A", `sum by (model_name) (rate(vllm:iteration_tokens_total_sum{`+vllmSel+`}[$__rate_interval]))
-  / sum by (model_name) (rate(vllm:iteration_tokens_total_count{`+vllmSel+`}[$__rate_interval]))`, "{{model_name}} mean"),
-			prom("B", `histogram_quantile(0.95, sum by (model_name, le) (rate(vllm:iteration_tokens_total_bucket{`+vllmSel+`}[$__rate_interval])))`,
-				"{{model_name}} p95")))
+			prom("A", `sum by (instance, model_name) (rate(vllm:iteration_tokens_total_sum{`+vllmSel+`}[$__rate_interval]))
+  / sum by (instance, model_name) (rate(vllm:iteration_tokens_total_count{`+vllmSel+`}[$__rate_interval]))`, "{{instance}} {{model_name}} mean"),
+			prom("B", `histogram_quantile(0.95, sum by (instance, model_name, le) (rate(vllm:iteration_tokens_total_bucket{`+vllmSel+`}[$__rate_interval])))`,
+				"{{instance}} {{model_name}} p95")))
 }
 
 // quantilePanel shows p50, p95 and p99 of a recorded histogram rate.
@@ -180,7 +180,7 @@ func quantilePanel(title, desc, rule string) cog.Builder[dashboard.Panel] {
 	targets := make([]cog.Builder[variants.Dataquery], 0, 3)
 	for i, q := range []struct{ phi, name string }{{"0.5", "p50"}, {"0.95", "p95"}, {"0.99", "p99"}} {
 		targets = append(targets, prom(string(rune('A'+i)),
-			fmt.Sprintf(`histogram_quantile(%s, sum by (model_name, le) (%s{%s}))`, q.phi, rule, vllmSel), "{{model_name}} "+q.name))
+			fmt.Sprintf(`histogram_quantile(%s, sum by (instance, model_name, le) (%s{%s}))`, q.phi, rule, vllmSel), "{{instance}} {{model_name}} "+q.name))
 	}
 	return series(title, desc+" p50, p95 and p99 over one minute.", unitSeconds, half, targets...)
 }
