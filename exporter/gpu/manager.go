@@ -46,6 +46,7 @@ type Manager struct {
 	retry     time.Duration
 	now       func() time.Time
 	simulated bool
+	check     func() error // run before every initialisation attempt; nil: none
 
 	session atomic.Pointer[Session]
 
@@ -116,9 +117,10 @@ func (m *Manager) Refresh() bool {
 	s, err := m.start(now)
 	if err != nil {
 		// One line per distinct failure, not one per retry.
+		// This is the one line a machine without the driver logs.
 		if msg := err.Error(); msg != m.lastFailure {
 			m.lastFailure = msg
-			m.logger.Warn("NVML unavailable; GPU metrics report nvidia_gpu_nvml_up 0 and initialisation is retried",
+			m.logger.Warn("NVML unavailable: serving nvidia_gpu_nvml_up 0, retrying initialisation",
 				"err", err, "retry_interval", m.retry)
 		}
 		return false
@@ -144,6 +146,11 @@ func (m *Manager) Close() error {
 }
 
 func (m *Manager) start(now time.Time) (*Session, error) {
+	if m.check != nil {
+		if err := m.check(); err != nil {
+			return nil, err
+		}
+	}
 	if ret := m.lib.Init(); ret != nvml.SUCCESS {
 		return nil, fmt.Errorf("NVML init: %s", returnString(ret))
 	}
@@ -207,14 +214,31 @@ func (m *Manager) discover(i int, missing uint64) *Device {
 		m.logger.Error("GPU is lost; reported down", "gpu", i)
 		return d
 	}
-	d.Name, _ = h.GetName()
-	if pci, ret := h.GetPciInfo(); ret == nvml.SUCCESS {
-		d.PCIBusID = CString(pci.BusId[:])
+	// Guarded like every reading: an old or stub library may lack these.
+	ext := m.lib.Extensions()
+	if ext.LookupSymbol("nvmlDeviceGetName") == nil {
+		d.Name, _ = h.GetName()
+	}
+	if hasAny(ext, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo") {
+		if pci, ret := h.GetPciInfo(); ret == nvml.SUCCESS {
+			d.PCIBusID = CString(pci.BusId[:])
+		}
 	}
 	d.VBIOS = m.identity(d, FieldVBIOS, h.GetVbiosVersion)
 	d.Serial = m.identity(d, FieldSerial, h.GetSerial)
 	d.BoardPartNumber = m.identity(d, FieldBoardPartNumber, h.GetBoardPartNumber)
 	return d
+}
+
+// hasAny reports whether the library exports one of names (go-nvml calls
+// the newest version a library has).
+func hasAny(ext nvml.ExtendedInterface, names ...string) bool {
+	for _, n := range names {
+		if ext.LookupSymbol(n) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Manager) identity(d *Device, f Field, get func() (string, nvml.Return)) string {
