@@ -11,6 +11,7 @@
 package gate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,13 +79,25 @@ type Outcome struct {
 func (o Outcome) MarshalJSON() ([]byte, error) {
 	type plain Outcome
 	if o.Found {
-		return json.Marshal(plain(o))
+		return marshal(plain(o))
 	}
-	return json.Marshal(struct {
+	return marshal(struct {
 		Gate
 		Found bool `json:"found"`
 		Pass  bool `json:"pass"`
 	}{o.Gate, false, false})
+}
+
+// marshal is json.Marshal without HTML escaping (gates hold < and >): the
+// encoder that calls a MarshalJSON escapes its output itself when asked to.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Reason says in a few words why an outcome failed ("" when it passed):

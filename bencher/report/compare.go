@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/stats"
 )
 
 // Verdict is the outcome of one metric of a comparison.
@@ -30,6 +33,9 @@ type Row struct {
 	// missing or Base is 0 and New is not.
 	Delta    *float64 `json:"delta"`
 	Relative *float64 `json:"relative"`
+	// Unit is the value's unit as the tables show it: ms, s, %, req/s,
+	// tok/s, or "" for counts and plain numbers.
+	Unit string `json:"unit"`
 	// Better says which way the value is better.
 	Better Direction `json:"better"`
 	// Change is "better", "worse", "same", "changed" (for a neutral
@@ -125,7 +131,7 @@ func ref(h *results.Header) RunRef {
 func compareValue(name string, base, cur *results.Header, t *Threshold) (Row, bool) {
 	bv, bok := base.Summary.Value(name)
 	nv, nok := cur.Summary.Value(name)
-	r := Row{Name: name, Better: Better(name), Threshold: t}
+	r := Row{Name: name, Unit: Unit(name), Better: Better(name), Threshold: t}
 	if !bok && !nok && t == nil {
 		return r, false
 	}
@@ -189,7 +195,7 @@ func (r *Row) reason() string {
 		if r.Base == nil {
 			which = "the base run"
 		}
-		return fmt.Sprintf("%s: %s has no such value (threshold %s)", r.Name, which, r.Threshold.limitText())
+		return fmt.Sprintf("%s: %s has no samples for it (threshold %s)", r.Name, which, r.Threshold.limitText())
 	case VerdictFail:
 		verb := "grew"
 		if *r.Delta < 0 {
@@ -221,6 +227,7 @@ func warnings(base, cur *results.Header) []string {
 	if bl, nl := loadText(base), loadText(cur); bl != nl {
 		out = append(out, "the loads differ: "+bl+" and "+nl)
 	}
+	out = append(out, workloadWarnings(base, cur)...)
 	if !base.Completed() {
 		out = append(out, "the base run "+ended(base.Status))
 	}
@@ -244,4 +251,59 @@ func ended(s results.Status) string {
 		return "was interrupted"
 	}
 	return string(s)
+}
+
+// workloadWarnings lists the differences of the two runs' workloads: the
+// API, streaming, the source of the prompts, the token lengths and the
+// profile. Latencies and throughputs of different workloads do not
+// compare.
+func workloadWarnings(base, cur *results.Header) []string {
+	var out []string
+	differ := func(what, b, n string) {
+		if b != n {
+			out = append(out, fmt.Sprintf("the workloads differ: %s %s and %s", what, orNone(b), orNone(n)))
+		}
+	}
+	bc, nc := &base.Config, &cur.Config
+	differ("API", string(bc.Run.API), string(nc.Run.API))
+	differ("streaming", fmt.Sprint(bc.Run.Stream), fmt.Sprint(nc.Run.Stream))
+	differ("prompt source", bc.Workload.Source+" "+bc.Workload.File, nc.Workload.Source+" "+nc.Workload.File)
+	differ("input tokens", bc.Workload.InputTokens, nc.Workload.InputTokens)
+	differ("output tokens", bc.Workload.OutputTokens, nc.Workload.OutputTokens)
+	differ("profile", base.Profile, cur.Profile)
+	return out
+}
+
+// orNone quotes s, or says "(none)".
+func orNone(s string) string {
+	if s = strings.TrimSpace(s); s == "" {
+		return "(none)"
+	}
+	return strconv.Quote(s)
+}
+
+// Unit returns the unit of a summary value as reports show it: "ms" for
+// latency statistics, "s" for duration_s, "%" for ratios, "req/s" and
+// "tok/s" for rates, "requests" for concurrencies, "" for counts.
+func Unit(name string) string {
+	switch {
+	case isRatio(name):
+		return "%"
+	case isCount(name):
+		return ""
+	}
+	switch name {
+	case "request_throughput", "goodput", "request_rate", "requested_request_rate":
+		return "req/s"
+	case "output_throughput", "total_token_throughput":
+		return "tok/s"
+	case "concurrency", "server_concurrency":
+		return "requests"
+	case "duration_s":
+		return "s"
+	}
+	if i := strings.LastIndexByte(name, '_'); i > 0 && stats.IsValueName(name) {
+		return "ms"
+	}
+	return ""
 }

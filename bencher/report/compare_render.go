@@ -53,11 +53,11 @@ func isCount(name string) bool {
 		strings.HasSuffix(name, "_count")
 }
 
-// value formats a value, "-" when missing.
+// value formats a value, NA when the run has no samples for it.
 func value(name string, v *float64) string {
 	switch {
 	case v == nil:
-		return "-"
+		return NA
 	case isRatio(name):
 		return pct(*v) + "%"
 	case isCount(name):
@@ -90,6 +90,14 @@ func signed(s string, v float64) string {
 	return s
 }
 
+// label returns the row's name with its unit: "ttft_p95 (ms)".
+func (r *Row) label() string {
+	if r.Unit == "" {
+		return r.Name
+	}
+	return r.Name + " (" + r.Unit + ")"
+}
+
 // verdictText returns a row's verdict for the terminal.
 func (r *Row) verdictText() string {
 	switch r.Verdict {
@@ -117,7 +125,7 @@ func (c *Comparison) table() string {
 	fmt.Fprintln(tw, "Metric\tBase\tNew\tChange\tRelative\tThreshold\tVerdict\t")
 	for i := range c.Rows {
 		r := &c.Rows[i]
-		fmt.Fprintln(tw, r.Name+"\t"+strings.Join(r.cells(), "\t")+"\t"+r.verdictText()+"\t")
+		fmt.Fprintln(tw, r.label()+"\t"+strings.Join(r.cells(), "\t")+"\t"+r.verdictText()+"\t")
 	}
 	_ = tw.Flush()
 	b.WriteString(strings.Repeat("=", width) + "\n")
@@ -167,7 +175,11 @@ func (c *Comparison) markdown() string {
 	var rows [][]string
 	for i := range c.Rows {
 		r := &c.Rows[i]
-		rows = append(rows, append(append([]string{code(r.Name)}, r.cells()...), mdVerdict(r.Verdict)))
+		label := code(r.Name)
+		if r.Unit != "" {
+			label += " (" + r.Unit + ")"
+		}
+		rows = append(rows, append(append([]string{label}, r.cells()...), mdVerdict(r.Verdict)))
 	}
 	b.WriteString(mdTable([]string{"Metric", "Base", "New", "Change", "Relative", "Threshold", "Verdict"}, "lrrrrrl", rows))
 	if c.Regressed {

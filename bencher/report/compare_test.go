@@ -66,8 +66,8 @@ func TestCompareVerdicts(t *testing.T) {
 		{"requests=10%", f(100), f(105), VerdictPass, ""},
 		{"errors_timeout=+10%", f(0), f(3), VerdictFail, "errors_timeout grew from 0 (threshold +10%)"},
 		{"errors_timeout=+10%", f(0), f(0), VerdictPass, ""},
-		{"goodput=-5%", f(10), nil, VerdictMissing, "goodput: the new run has no such value (threshold -5%)"},
-		{"goodput=-5%", nil, f(10), VerdictMissing, "goodput: the base run has no such value (threshold -5%)"},
+		{"goodput=-5%", f(10), nil, VerdictMissing, "goodput: the new run has no samples for it (threshold -5%)"},
+		{"goodput=-5%", nil, f(10), VerdictMissing, "goodput: the base run has no samples for it (threshold -5%)"},
 	}
 	for _, tt := range tests {
 		th, err := ParseThresholds(tt.threshold)

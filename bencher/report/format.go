@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/stats"
 )
 
 // Format is an output format.
@@ -82,6 +83,44 @@ func writeJSON(w io.Writer, v any) error {
 	}
 	return nil
 }
+
+// NA is what reports print for a statistic that has no samples (a
+// latency of a run that measured no first token, a rate of a run that
+// measured no request): never 0.00, which would read as a measurement.
+const NA = "n/a"
+
+// valueOf formats the summary value called name with format, or NA when
+// the run has no value for it (see stats.Summary.Value).
+func valueOf(s *stats.Summary, name string, format func(float64) string) string {
+	v, ok := s.Value(name)
+	if !ok {
+		return NA
+	}
+	return format(v)
+}
+
+// optValue returns the summary value called name, nil when it is absent.
+func optValue(s *stats.Summary, name string) *float64 {
+	v, ok := s.Value(name)
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// distStat formats a statistic v of distribution d, NA without samples.
+func distStat(d stats.Distribution, v float64) string {
+	if d.Count == 0 {
+		return NA
+	}
+	return f2(v)
+}
+
+// pctSign formats a ratio as a percentage with its sign ("99.50%").
+func pctSign(v float64) string { return pct(v) + "%" }
+
+// itoa formats a whole value.
+func itoa(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 
 // f2 formats a number with two decimals.
 func f2(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }

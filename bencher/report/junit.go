@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/benchstation/benchstation/bencher/gate"
 	"github.com/benchstation/benchstation/bencher/results"
@@ -72,10 +73,15 @@ type JUnitFailure struct {
 
 // JUnit writes a JUnit XML report of runs: one testsuite per run, holding a
 // "run completed" test case that fails when the run was interrupted or
-// failed, and one test case per gate that fails with the actual value when
-// the gate was breached. The suite's system-out holds the terminal table.
+// failed, measured no request or had no request succeed (see RunFailure),
+// and one test case per gate that fails with the reason (the actual value
+// against the threshold, or "no samples") when the gate was breached. The suite's system-out holds the terminal table.
 func JUnit(w io.Writer, runs ...*results.Header) error {
-	root := BuildJUnit(runs...)
+	return encodeJUnit(w, BuildJUnit(runs...))
+}
+
+// encodeJUnit writes a JUnit report.
+func encodeJUnit(w io.Writer, root *JUnitSuites) error {
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -120,11 +126,11 @@ func junitSuite(h *results.Header) JUnitSuite {
 		SystemOut: &JUnitText{Text: tableReport(h)},
 	}
 	done := JUnitCase{Name: CaseCompleted, ClassName: class, Time: dur}
-	if !h.Completed() {
+	if typ, msg := RunFailure(h); msg != "" {
 		done.Failure = &JUnitFailure{
-			Type:    string(h.Status),
-			Message: "the run " + ended(h.Status) + ": " + oneLine(h.Error, 200),
-			Text:    fmt.Sprintf("%d of %d requests finished; %d failed", finished(h), h.Config.Run.Requests, h.Summary.Failed),
+			Type: typ, Message: msg,
+			Text: fmt.Sprintf("%d of %d requests finished; %d succeeded, %d failed",
+				finished(h), h.Config.Run.Requests, h.Summary.Succeeded, h.Summary.Failed),
 		}
 	}
 	s.Cases = append(s.Cases, done)
@@ -140,19 +146,78 @@ func junitSuite(h *results.Header) JUnitSuite {
 	return s
 }
 
+// RunFailure says why a run failed as a whole, or "" when it did not:
+// it was interrupted or failed, it measured no request, or none of its
+// requests succeeded. typ is the JUnit failure type.
+func RunFailure(h *results.Header) (typ, msg string) {
+	s := &h.Summary
+	switch {
+	case !h.Completed():
+		return string(h.Status), "the run " + ended(h.Status) + ": " + oneLine(h.Error, 200)
+	case s.Requests == 0:
+		return "no_requests", "the run measured no request"
+	case s.Succeeded == 0:
+		return "no_success", fmt.Sprintf("no request succeeded: all %d failed (%s)", s.Failed, errorClasses(h))
+	}
+	return "", ""
+}
+
+// errorClasses lists a run's errors by class: "http_status 5, timeout 1".
+func errorClasses(h *results.Header) string {
+	var parts []string
+	for _, e := range h.Errors {
+		parts = append(parts, string(e.Class)+" "+strconv.Itoa(e.Count))
+	}
+	if len(parts) == 0 {
+		return "no error recorded"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // gateCase returns the test case of a gate.
 func gateCase(o gate.Outcome, class string) JUnitCase {
 	c := JUnitCase{Name: o.Text, ClassName: class, Time: "0"}
-	switch {
-	case !o.Found:
-		c.Failure = &JUnitFailure{Type: "gate", Message: "the run has no value " + strconv.Quote(o.Name),
-			Text: o.String()}
-	case !o.Pass:
-		c.Failure = &JUnitFailure{Type: "gate",
-			Message: fmt.Sprintf("%s is %s, want %s %s", o.Name, num(o.Actual), o.Op, num(o.Threshold)),
-			Text:    o.String()}
+	if !o.Pass {
+		c.Failure = &JUnitFailure{Type: "gate", Message: o.Reason(), Text: o.String()}
 	}
 	return c
+}
+
+// JUnitComparison writes a JUnit XML report of a comparison: one test case
+// per thresholded value, failing with the regression as its message, and
+// one for the new run's completion.
+func JUnitComparison(w io.Writer, c *Comparison) error {
+	class := "bencher.compare"
+	s := JUnitSuite{
+		Name: "bencher compare: " + c.Base.ID + " vs " + c.New.ID, Time: "0", ID: c.New.ID,
+		Timestamp:  c.New.Start.UTC().Format("2006-01-02T15:04:05"),
+		Properties: []JUnitProperty{{"base", c.Base.ID}, {"new", c.New.ID}},
+		SystemOut:  &JUnitText{Text: c.table()},
+	}
+	done := JUnitCase{Name: "new run " + CaseCompleted, ClassName: class, Time: "0"}
+	if c.New.Status != results.StatusCompleted {
+		done.Failure = &JUnitFailure{Type: string(c.New.Status), Message: "the new run " + ended(c.New.Status)}
+	}
+	s.Cases = append(s.Cases, done)
+	for i := range c.Rows {
+		r := &c.Rows[i]
+		if r.Threshold == nil {
+			continue
+		}
+		tc := JUnitCase{Name: r.Name + " " + r.Threshold.limitText(), ClassName: class, Time: "0"}
+		if reason := r.reason(); reason != "" {
+			tc.Failure = &JUnitFailure{Type: "regression", Message: reason, Text: reason}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	s.Tests = len(s.Cases)
+	for _, tc := range s.Cases {
+		if tc.Failure != nil {
+			s.Failures++
+		}
+	}
+	root := &JUnitSuites{Name: "bencher", Tests: s.Tests, Failures: s.Failures, Time: "0", Suites: []JUnitSuite{s}}
+	return encodeJUnit(w, root)
 }
 
 // seconds formats seconds for JUnit's time attributes.

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/benchstation/benchstation/bencher/gate"
 	"github.com/benchstation/benchstation/bencher/results"
 )
 
@@ -58,21 +59,22 @@ func markdownReport(h *results.Header) string {
 		{"Model", code(h.Environment.Model)},
 		{"Status", status(h)},
 		{"Successful requests", strconv.Itoa(s.Succeeded) + " / " + strconv.Itoa(s.Requests)},
-		{"Success rate", pct(s.SuccessRate) + "%"},
-		{"Benchmark duration (s)", f2(s.Window.DurationS)},
+		{"Success rate", valueOf(s, "success_rate", pctSign)},
+		{"Benchmark duration (s)", measured(s, f2(s.Window.DurationS))},
 		{"Total input / generated tokens", strconv.Itoa(s.InputTokens) + " / " + strconv.Itoa(s.OutputTokens)},
-		{"Request throughput (req/s)", f2(s.RequestThroughput)},
+		{"Request throughput (req/s)", valueOf(s, "request_throughput", f2)},
 	}
 	if s.Goodput != nil {
-		rows = append(rows, []string{"Request goodput (req/s)", f2(s.Goodput.RequestGoodput) +
-			" (" + pct(s.Goodput.SLOAttainment) + "% met " + strings.Join(s.Goodput.SLOs, ", ") + ")"})
+		rows = append(rows, []string{"Request goodput (req/s)", valueOf(s, "goodput", f2) +
+			" (" + valueOf(s, "slo_attainment", pctSign) + " met " + strings.Join(s.Goodput.SLOs, ", ") + ")"})
 	}
 	rows = append(rows,
-		[]string{"Output token throughput (tok/s)", f2(s.OutputThroughput)},
-		[]string{"Total token throughput (tok/s)", f2(s.TotalTokenThroughput)},
+		[]string{"Output token throughput (tok/s)", valueOf(s, "output_throughput", f2)},
+		[]string{"Total token throughput (tok/s)", valueOf(s, "total_token_throughput", f2)},
 		[]string{"Concurrency (requested / achieved mean / max)", requestedConcurrency(&h.Config.Run) + " / " +
-			f2(s.Concurrency.ClientMean) + " / " + strconv.Itoa(s.Concurrency.ClientMax)},
-		[]string{"Request rate, req/s (requested / achieved)", requestedRate(&h.Config.Run) + " / " + f2(s.RequestRate.Achieved)},
+			valueOf(s, "concurrency", f2) + " / " + valueOf(s, "max_concurrency", itoa)},
+		[]string{"Request rate, req/s (requested / arrival rate, scheduled)", requestedRate(&h.Config.Run) + " / " +
+			valueOf(s, "request_rate", f2)},
 	)
 	b.WriteString(mdTable([]string{"Metric", "Value"}, "lr", rows) + "\n")
 	b.WriteString(mdLatencies(h) + "\n")
@@ -109,7 +111,8 @@ func mdLatencies(h *results.Header) string {
 	var rows [][]string
 	for _, m := range latencySections() {
 		d := m.get(&h.Summary)
-		rows = append(rows, []string{m.long, f2(d.Mean), f2(d.P50), f2(d.P90), f2(d.P95), f2(d.P99)})
+		rows = append(rows, []string{m.long, distStat(d, d.Mean), distStat(d, d.P50), distStat(d, d.P90),
+			distStat(d, d.P95), distStat(d, d.P99)})
 	}
 	return mdTable([]string{"Latency (ms)", "Mean", "Median", "P90", "P95", "P99"}, "lrrrrr", rows)
 }
@@ -142,7 +145,7 @@ func mdGates(h *results.Header) string {
 			verdict = "❌ FAIL"
 		}
 		if !o.Found {
-			actual = "(no value)"
+			actual = NA + " (" + gate.NoSamples + ")"
 		}
 		rows = append(rows, []string{code(o.Text), actual, verdict})
 	}

@@ -14,50 +14,115 @@ import (
 )
 
 // MatrixRow is one run of a matrix: a profile at a size, as the
-// workstation this project replaces compared them.
+// workstation this project replaces compared them. A value the run has no
+// samples for is absent (null in JSON, n/a in tables), never 0.
 type MatrixRow struct {
 	ID        string         `json:"id"`
 	Title     string         `json:"title"`
 	Profile   string         `json:"profile"`
 	Status    results.Status `json:"status"`
 	Simulated bool           `json:"simulated"`
-	// Requests is the number of measured requests; Load the load shape.
+	// Size is the run's size asked for (requests, warm-up included);
+	// Requests the number of measured requests; Load the load shape.
+	Size     int    `json:"size"`
 	Requests int    `json:"requests"`
 	Load     string `json:"load"`
 	// DurationS is the measured window in seconds ("total time").
-	DurationS         float64 `json:"duration_s"`
-	RequestThroughput float64 `json:"request_throughput"`
-	OutputThroughput  float64 `json:"output_throughput"`
-	// E2ELP50 and E2ELP95 are the end-to-end latency percentiles (ms).
-	E2ELP50     float64 `json:"e2el_p50_ms"`
-	E2ELP95     float64 `json:"e2el_p95_ms"`
-	SuccessRate float64 `json:"success_rate"`
+	DurationS         *float64 `json:"duration_s"`
+	RequestThroughput *float64 `json:"request_throughput"`
+	OutputThroughput  *float64 `json:"output_throughput"`
+	// TTFTP50 and TTFTP95, E2ELP50 and E2ELP95 are latency percentiles (ms).
+	TTFTP50     *float64 `json:"ttft_p50_ms"`
+	TTFTP95     *float64 `json:"ttft_p95_ms"`
+	E2ELP50     *float64 `json:"e2el_p50_ms"`
+	E2ELP95     *float64 `json:"e2el_p95_ms"`
+	SuccessRate *float64 `json:"success_rate"`
+	// Failed counts the failed measured requests; Retries the attempts
+	// beyond each request's first.
+	Failed  int `json:"failed"`
+	Retries int `json:"retries"`
 	// GPUMemoryPeakBytes is the server side's GPU memory peak, when known.
 	GPUMemoryPeakBytes *float64 `json:"gpu_memory_peak_bytes,omitempty"`
+	// Ratio compares the run with the first run of its size (the row it is
+	// paired with), when it is not that run.
+	Ratio *MatrixRatio `json:"ratio,omitempty"`
 }
 
-// MatrixRows returns the matrix rows of runs, in the order given.
+// MatrixRatio is a matrix run's values divided by those of the first run
+// of the same size: 2 means twice as much. A ratio whose parts are absent
+// (or whose base is 0) is absent.
+type MatrixRatio struct {
+	To                string   `json:"to"`
+	DurationS         *float64 `json:"duration_s"`
+	RequestThroughput *float64 `json:"request_throughput"`
+	OutputThroughput  *float64 `json:"output_throughput"`
+	TTFTP50           *float64 `json:"ttft_p50_ms"`
+	TTFTP95           *float64 `json:"ttft_p95_ms"`
+	E2ELP50           *float64 `json:"e2el_p50_ms"`
+	E2ELP95           *float64 `json:"e2el_p95_ms"`
+}
+
+// MatrixRows returns the matrix rows of runs, paired by size: the runs of
+// the smallest size first, each size's runs in the order given (profiles
+// in the order they ran), each after the first of its size with its ratio
+// to that one.
 func MatrixRows(runs []*results.Header) []MatrixRow {
 	out := make([]MatrixRow, 0, len(runs))
 	for _, h := range runs {
 		s := &h.Summary
 		r := MatrixRow{
 			ID: h.ID, Title: h.Title(), Profile: h.Profile, Status: h.Status, Simulated: h.Environment.Simulated,
-			Requests: s.Requests, Load: loadShort(&h.Config.Run), DurationS: s.Window.DurationS,
-			RequestThroughput: s.RequestThroughput, OutputThroughput: s.OutputThroughput,
-			E2ELP50: s.E2EL.P50, E2ELP95: s.E2EL.P95, SuccessRate: s.SuccessRate,
+			Size: h.Config.Run.Requests, Requests: s.Requests, Load: loadShort(&h.Config.Run),
+			RequestThroughput: optValue(s, "request_throughput"), OutputThroughput: optValue(s, "output_throughput"),
+			TTFTP50: optValue(s, "ttft_p50"), TTFTP95: optValue(s, "ttft_p95"),
+			E2ELP50: optValue(s, "e2el_p50"), E2ELP95: optValue(s, "e2el_p95"),
+			SuccessRate: optValue(s, "success_rate"), Failed: s.Failed, Retries: s.Retries,
+		}
+		if s.Measured() {
+			d := s.Window.DurationS
+			r.DurationS = &d
 		}
 		if h.ServerSide != nil {
 			r.GPUMemoryPeakBytes = h.ServerSide.GPUMemoryPeakBytes
 		}
 		out = append(out, r)
 	}
+	slices.SortStableFunc(out, func(a, b MatrixRow) int { return cmp.Compare(a.Size, b.Size) })
+	for i := range out {
+		if i > 0 && out[i].Size == out[i-1].Size {
+			first := i - 1
+			for first > 0 && out[first-1].Size == out[i].Size {
+				first--
+			}
+			out[i].Ratio = matrixRatio(&out[first], &out[i])
+		}
+	}
 	return out
 }
 
-// Matrix writes a comparison table across runs (profiles × sizes): total
-// time, throughput, end-to-end latency p50 and p95, success rate, and the
-// GPU memory peak when a run's server side has it.
+// matrixRatio returns r's values over base's.
+func matrixRatio(base, r *MatrixRow) *MatrixRatio {
+	div := func(n, d *float64) *float64 {
+		if n == nil || d == nil || *d == 0 {
+			return nil
+		}
+		v := *n / *d
+		return &v
+	}
+	return &MatrixRatio{
+		To: base.ID, DurationS: div(r.DurationS, base.DurationS),
+		RequestThroughput: div(r.RequestThroughput, base.RequestThroughput),
+		OutputThroughput:  div(r.OutputThroughput, base.OutputThroughput),
+		TTFTP50:           div(r.TTFTP50, base.TTFTP50), TTFTP95: div(r.TTFTP95, base.TTFTP95),
+		E2ELP50: div(r.E2ELP50, base.E2ELP50), E2ELP95: div(r.E2ELP95, base.E2ELP95),
+	}
+}
+
+// Matrix writes a comparison table across runs (profiles × sizes), paired
+// by size: total time, throughput, TTFT and end-to-end latency p50 and
+// p95, success rate, failed requests and retries, and the GPU memory peak
+// when a run's server side has it; under each run after the first of its
+// size, its ratio to that first run (×).
 func Matrix(w io.Writer, runs []*results.Header, f Format) error {
 	rows := MatrixRows(runs)
 	if f == FormatJSON {
@@ -65,20 +130,69 @@ func Matrix(w io.Writer, runs []*results.Header, f Format) error {
 	}
 	gpu := slices.ContainsFunc(rows, func(r MatrixRow) bool { return r.GPUMemoryPeakBytes != nil })
 	header := []string{"Run", "Load", "Requests", "Total time (s)", "Req/s", "Output tok/s",
-		"E2EL p50 (ms)", "E2EL p95 (ms)", "Success"}
+		"TTFT p50 (ms)", "TTFT p95 (ms)", "E2EL p50 (ms)", "E2EL p95 (ms)", "Success", "Failed", "Retries"}
 	if gpu {
 		header = append(header, "GPU mem peak (GiB)")
 	}
-	cells := make([][]string, len(rows))
-	for i, r := range rows {
-		cells[i] = []string{runLabel(r.Title, r.Status, r.Simulated), r.Load, strconv.Itoa(r.Requests),
-			f2(r.DurationS), f2(r.RequestThroughput), f2(r.OutputThroughput),
-			f2(r.E2ELP50), f2(r.E2ELP95), pct(r.SuccessRate) + "%"}
+	var cells [][]string
+	for _, r := range rows {
+		row := []string{runLabel(r.Title, r.Status, r.Simulated), r.Load, strconv.Itoa(r.Requests),
+			opt(r.DurationS), opt(r.RequestThroughput), opt(r.OutputThroughput),
+			opt(r.TTFTP50), opt(r.TTFTP95), opt(r.E2ELP50), opt(r.E2ELP95), optPct(r.SuccessRate),
+			strconv.Itoa(r.Failed), strconv.Itoa(r.Retries)}
 		if gpu {
-			cells[i] = append(cells[i], gib(r.GPUMemoryPeakBytes))
+			row = append(row, gib(r.GPUMemoryPeakBytes))
+		}
+		cells = append(cells, row)
+		if q := r.Ratio; q != nil {
+			ratio := []string{"  ratio to " + firstOfSize(rows, r.Size), "", "",
+				times(q.DurationS), times(q.RequestThroughput), times(q.OutputThroughput),
+				times(q.TTFTP50), times(q.TTFTP95), times(q.E2ELP50), times(q.E2ELP95), "", "", ""}
+			if gpu {
+				ratio = append(ratio, "")
+			}
+			cells = append(cells, ratio)
 		}
 	}
 	return writeGrid(w, f, "Benchmark Matrix", header, cells, 2)
+}
+
+// firstOfSize names the first run of a size, which the others are
+// compared with.
+func firstOfSize(rows []MatrixRow, size int) string {
+	for _, r := range rows {
+		if r.Size == size {
+			if r.Profile != "" {
+				return r.Profile
+			}
+			return r.Title
+		}
+	}
+	return ""
+}
+
+// opt formats an optional value, NA when absent.
+func opt(v *float64) string {
+	if v == nil {
+		return NA
+	}
+	return f2(*v)
+}
+
+// optPct formats an optional ratio as a percentage, NA when absent.
+func optPct(v *float64) string {
+	if v == nil {
+		return NA
+	}
+	return pct(*v) + "%"
+}
+
+// times formats a ratio as "2.31x", NA when absent.
+func times(v *float64) string {
+	if v == nil {
+		return NA
+	}
+	return f2(*v) + "x"
 }
 
 // SweepRow is one load level of a sweep.
@@ -86,20 +200,25 @@ type SweepRow struct {
 	ID string `json:"id"`
 	// Mode is the load mode; Level the concurrency (closed loop) or the
 	// rate in req/s (open loop) asked for.
-	Mode                string   `json:"mode"`
-	Level               float64  `json:"level"`
-	Status              string   `json:"status"`
-	AchievedConcurrency float64  `json:"achieved_concurrency"`
-	AchievedRate        float64  `json:"achieved_rate"`
-	RequestThroughput   float64  `json:"request_throughput"`
-	OutputThroughput    float64  `json:"output_throughput"`
-	TTFTP50             float64  `json:"ttft_p50_ms"`
-	TTFTP95             float64  `json:"ttft_p95_ms"`
-	TPOTP50             float64  `json:"tpot_p50_ms"`
-	ITLP95              float64  `json:"itl_p95_ms"`
-	E2ELP50             float64  `json:"e2el_p50_ms"`
-	E2ELP95             float64  `json:"e2el_p95_ms"`
-	SuccessRate         float64  `json:"success_rate"`
+	Mode   string  `json:"mode"`
+	Level  float64 `json:"level"`
+	Status string  `json:"status"`
+	// A value without samples is absent (null), never 0. AchievedRate is
+	// the arrival rate: the rate requests were scheduled at, not the
+	// throughput.
+	AchievedConcurrency *float64 `json:"achieved_concurrency"`
+	AchievedRate        *float64 `json:"achieved_rate"`
+	RequestThroughput   *float64 `json:"request_throughput"`
+	OutputThroughput    *float64 `json:"output_throughput"`
+	TTFTP50             *float64 `json:"ttft_p50_ms"`
+	TTFTP95             *float64 `json:"ttft_p95_ms"`
+	TPOTP50             *float64 `json:"tpot_p50_ms"`
+	ITLP95              *float64 `json:"itl_p95_ms"`
+	E2ELP50             *float64 `json:"e2el_p50_ms"`
+	E2ELP95             *float64 `json:"e2el_p95_ms"`
+	SuccessRate         *float64 `json:"success_rate"`
+	Failed              int      `json:"failed"`
+	Retries             int      `json:"retries"`
 	Goodput             *float64 `json:"goodput,omitempty"`
 }
 
@@ -111,16 +230,17 @@ func SweepRows(runs []*results.Header) []SweepRow {
 		s, cfg := &h.Summary, &h.Config.Run
 		r := SweepRow{
 			ID: h.ID, Mode: cfg.Mode, Level: float64(cfg.Concurrency), Status: string(h.Status),
-			AchievedConcurrency: s.Concurrency.ClientMean, AchievedRate: s.RequestRate.Achieved,
-			RequestThroughput: s.RequestThroughput, OutputThroughput: s.OutputThroughput,
-			TTFTP50: s.TTFT.P50, TTFTP95: s.TTFT.P95, TPOTP50: s.TPOT.P50, ITLP95: s.ITL.P95,
-			E2ELP50: s.E2EL.P50, E2ELP95: s.E2EL.P95, SuccessRate: s.SuccessRate,
+			AchievedConcurrency: optValue(s, "concurrency"), AchievedRate: optValue(s, "request_rate"),
+			RequestThroughput: optValue(s, "request_throughput"), OutputThroughput: optValue(s, "output_throughput"),
+			TTFTP50: optValue(s, "ttft_p50"), TTFTP95: optValue(s, "ttft_p95"), TPOTP50: optValue(s, "tpot_p50"),
+			ITLP95: optValue(s, "itl_p95"), E2ELP50: optValue(s, "e2el_p50"), E2ELP95: optValue(s, "e2el_p95"),
+			SuccessRate: optValue(s, "success_rate"), Failed: s.Failed, Retries: s.Retries,
 		}
 		if cfg.Mode == bencher.ModeOpenLoop {
 			r.Level = cfg.Rate
 		}
 		if s.Goodput != nil {
-			r.Goodput = &s.Goodput.RequestGoodput
+			r.Goodput = optValue(s, "goodput")
 		}
 		out = append(out, r)
 	}
@@ -138,18 +258,18 @@ func Sweep(w io.Writer, runs []*results.Header, f Format) error {
 		return writeJSON(w, rows)
 	}
 	goodput := slices.ContainsFunc(rows, func(r SweepRow) bool { return r.Goodput != nil })
-	header := []string{"Load", "Achieved conc.", "Achieved req/s", "Req/s", "Output tok/s", "TTFT p50", "TTFT p95",
-		"TPOT p50", "ITL p95", "E2EL p50", "E2EL p95", "Success"}
+	header := []string{"Load", "Achieved conc.", "Arrival req/s", "Req/s", "Output tok/s", "TTFT p50", "TTFT p95",
+		"TPOT p50", "ITL p95", "E2EL p50", "E2EL p95", "Success", "Failed", "Retries"}
 	if goodput {
 		header = append(header, "Goodput")
 	}
 	cells := make([][]string, len(rows))
 	for i, r := range rows {
-		cells[i] = []string{sweepLevel(r), f2(r.AchievedConcurrency), f2(r.AchievedRate), f2(r.RequestThroughput),
-			f2(r.OutputThroughput), f2(r.TTFTP50), f2(r.TTFTP95), f2(r.TPOTP50), f2(r.ITLP95),
-			f2(r.E2ELP50), f2(r.E2ELP95), pct(r.SuccessRate) + "%"}
+		cells[i] = []string{sweepLevel(r), opt(r.AchievedConcurrency), opt(r.AchievedRate), opt(r.RequestThroughput),
+			opt(r.OutputThroughput), opt(r.TTFTP50), opt(r.TTFTP95), opt(r.TPOTP50), opt(r.ITLP95),
+			opt(r.E2ELP50), opt(r.E2ELP95), optPct(r.SuccessRate), strconv.Itoa(r.Failed), strconv.Itoa(r.Retries)}
 		if goodput {
-			cells[i] = append(cells[i], optional(r.Goodput))
+			cells[i] = append(cells[i], opt(r.Goodput))
 		}
 	}
 	return writeGrid(w, f, "Throughput vs Latency (ms)", header, cells, 1)
@@ -218,12 +338,4 @@ func gib(b *float64) string {
 		return "-"
 	}
 	return f2(*b / (1 << 30))
-}
-
-// optional formats an optional value, "-" when absent.
-func optional(v *float64) string {
-	if v == nil {
-		return "-"
-	}
-	return f2(*v)
 }

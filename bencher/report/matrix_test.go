@@ -40,8 +40,21 @@ func TestMatrixGolden(t *testing.T) {
 	var rows []MatrixRow
 	require.NoError(t, json.Unmarshal(render(t, func(b *bytes.Buffer) error { return Matrix(b, runs, FormatJSON) }), &rows))
 	require.Len(t, rows, 4)
+	// Paired by size: each size's high-parallelism run, then its
+	// inngest run with the ratio to it.
+	var order []string
+	for _, r := range rows {
+		order = append(order, fmt.Sprintf("%s/%d", r.Profile, r.Size))
+	}
+	assert.Equal(t, []string{"high-parallelism/10", "inngest/10", "high-parallelism/100", "inngest/100"}, order)
+	assert.Nil(t, rows[0].Ratio)
+	require.NotNil(t, rows[1].Ratio)
+	assert.Equal(t, rows[0].ID, rows[1].Ratio.To)
+	assert.InDelta(t, *rows[1].DurationS / *rows[0].DurationS, *rows[1].Ratio.DurationS, 1e-9)
+	require.NotNil(t, rows[1].TTFTP95, "the matrix shows TTFT")
+	assert.Equal(t, 3, runs[2].Config.Run.Retries)
 	assert.Nil(t, rows[0].GPUMemoryPeakBytes)
-	assert.InDelta(t, 70.5*(1<<30), *rows[1].GPUMemoryPeakBytes, 1)
+	assert.InDelta(t, 70.5*(1<<30), *rows[2].GPUMemoryPeakBytes, 1)
 	require.ErrorIs(t, Matrix(&bytes.Buffer{}, runs, FormatJUnit), ErrFormat)
 }
 

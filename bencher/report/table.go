@@ -45,22 +45,22 @@ func tableReport(h *results.Header) string {
 	b.kv("Status:", status(h))
 	b.kv("Successful requests:", strconv.Itoa(s.Succeeded))
 	b.kv("Failed requests:", strconv.Itoa(s.Failed))
-	b.kv("Success rate (%):", pct(s.SuccessRate))
-	b.kv("Benchmark duration (s):", f2(s.Window.DurationS))
+	b.kv("Success rate (%):", valueOf(s, "success_rate", pct))
+	b.kv("Benchmark duration (s):", measured(s, f2(s.Window.DurationS)))
 	b.kv("Total input tokens:", strconv.Itoa(s.InputTokens))
 	b.kv("Total generated tokens:", strconv.Itoa(s.OutputTokens))
-	b.kv("Request throughput (req/s):", f2(s.RequestThroughput))
+	b.kv("Request throughput (req/s):", valueOf(s, "request_throughput", f2))
 	if s.Goodput != nil {
-		b.kv("Request goodput (req/s):", f2(s.Goodput.RequestGoodput))
+		b.kv("Request goodput (req/s):", valueOf(s, "goodput", f2))
 	}
-	b.kv("Output token throughput (tok/s):", f2(s.OutputThroughput))
-	b.kv("Total Token throughput (tok/s):", f2(s.TotalTokenThroughput))
+	b.kv("Output token throughput (tok/s):", valueOf(s, "output_throughput", f2))
+	b.kv("Total Token throughput (tok/s):", valueOf(s, "total_token_throughput", f2))
 	for _, m := range latencySections() {
 		b.latency(m, m.get(s))
 	}
 	b.load(h)
 	b.serverSide(h)
-	b.goodput(s.Goodput)
+	b.goodput(s)
 	b.errors(h)
 	b.gates(h)
 	b.WriteString(strings.Repeat("=", width) + "\n")
@@ -70,11 +70,11 @@ func tableReport(h *results.Header) string {
 // latency writes one latency section, as vLLM's process_one_metric.
 func (b *textBuilder) latency(m section, d stats.Distribution) {
 	b.rule(m.header, '-')
-	b.kv("Mean "+m.short+" (ms):", f2(d.Mean))
-	b.kv("Median "+m.short+" (ms):", f2(d.P50))
-	b.kv("P90 "+m.short+" (ms):", f2(d.P90))
-	b.kv("P95 "+m.short+" (ms):", f2(d.P95))
-	b.kv("P99 "+m.short+" (ms):", f2(d.P99))
+	b.kv("Mean "+m.short+" (ms):", distStat(d, d.Mean))
+	b.kv("Median "+m.short+" (ms):", distStat(d, d.P50))
+	b.kv("P90 "+m.short+" (ms):", distStat(d, d.P90))
+	b.kv("P95 "+m.short+" (ms):", distStat(d, d.P95))
+	b.kv("P99 "+m.short+" (ms):", distStat(d, d.P99))
 }
 
 // load writes the requested and achieved concurrency and rate.
@@ -83,25 +83,27 @@ func (b *textBuilder) load(h *results.Header) {
 	b.rule("Concurrency and Request Rate", '-')
 	b.kv("Load mode:", loadMode(cfg))
 	b.kv("Requested concurrency:", requestedConcurrency(cfg))
-	b.kv("Achieved concurrency (mean):", f2(s.Concurrency.ClientMean))
-	b.kv("Achieved concurrency (max):", strconv.Itoa(s.Concurrency.ClientMax))
+	b.kv("Achieved concurrency (mean):", valueOf(s, "concurrency", f2))
+	b.kv("Achieved concurrency (max):", valueOf(s, "max_concurrency", itoa))
 	b.kv("Requested rate (req/s):", requestedRate(cfg))
-	b.kv("Achieved rate (req/s):", f2(s.RequestRate.Achieved))
+	// The rate requests were scheduled at (arrivals), not the throughput.
+	b.kv("Arrival rate, scheduled (req/s):", valueOf(s, "request_rate", f2))
 	if h.SchedulerLateness != nil {
 		b.kv("Scheduler lateness p99 (ms):", f2(float64(h.SchedulerLateness.P99)/1e6))
 	}
 }
 
 // goodput writes the goodput section, when there were SLOs.
-func (b *textBuilder) goodput(g *stats.Goodput) {
+func (b *textBuilder) goodput(s *stats.Summary) {
+	g := s.Goodput
 	if g == nil {
 		return
 	}
 	b.rule("Goodput", '-')
 	b.kv("SLOs:", strings.Join(g.SLOs, ", "))
 	b.kv("Good requests:", strconv.Itoa(g.GoodRequests))
-	b.kv("SLO attainment (%):", pct(g.SLOAttainment))
-	b.kv("Request goodput (req/s):", f2(g.RequestGoodput))
+	b.kv("SLO attainment (%):", valueOf(s, "slo_attainment", pct))
+	b.kv("Request goodput (req/s):", valueOf(s, "goodput", f2))
 }
 
 // errors writes the errors by class with an example message each.
@@ -131,6 +133,14 @@ func (b *textBuilder) gates(h *results.Header) {
 	for _, o := range h.Gates {
 		b.WriteString(o.String() + "\n")
 	}
+}
+
+// measured returns text, or NA when the summary measured no request.
+func measured(s *stats.Summary, text string) string {
+	if !s.Measured() {
+		return NA
+	}
+	return text
 }
 
 // section names a latency metric in the terminal table.
