@@ -34,8 +34,13 @@ func (c *Client) attempt(ctx context.Context, st *state, body *reqBody, maxToken
 		defer cancel()
 	}
 	hreq := c.newHTTPRequest(actx, body)
-	if sent := time.Since(start); rec.Attempts == 1 {
+	switch sent := time.Since(start); rec.Attempts {
+	case 1:
 		rec.Sent = sent
+	case 2:
+		rec.AttemptSent = append(rec.AttemptSent[:0], rec.Sent, sent)
+	default:
+		rec.AttemptSent = append(rec.AttemptSent, sent)
 	}
 	resp, err := c.send(hreq)
 	if err != nil {

@@ -26,7 +26,7 @@ type run struct {
 	reason   StopReason
 	next     int      // the next index to schedule
 	records  []Record // by index
-	measured int      // finished non-warm-up records, canceled ones excepted
+	measured int      // finished non-warm-up records, canceled and never-sent ones excepted
 	failed   int      // of which failed
 
 	lateness []time.Duration // open loop: the scheduler's own, unguarded
@@ -123,9 +123,11 @@ func (rn *run) take() (int, time.Duration, bool) {
 }
 
 // openLoop schedules requests at the pacer's times and sends each from a
-// goroutine of its own, after waiting for a concurrency slot when there is
-// a cap. The scheduled time is the pacer's, so neither the scheduler's
-// lateness nor the wait for a slot is hidden from the latencies.
+// goroutine of its own. With a concurrency cap, requests wait for a slot
+// in a queue and are handed the slots strictly in schedule order (FIFO), by
+// one goroutine: a later request never overtakes an earlier one. The
+// scheduled time is the pacer's, so neither the scheduler's lateness nor
+// the wait for a slot is hidden from the latencies.
 //
 // The scheduler sleeps on a timer until each time (it never spins), and
 // records how late it woke (Result.Lateness). Go's timers wake an idle
@@ -138,9 +140,11 @@ func (rn *run) openLoop() error {
 	if err != nil {
 		return err
 	}
-	var sem chan struct{}
+	var q *fifo
 	if rn.cfg.concurrency > 0 {
-		sem = make(chan struct{}, rn.cfg.concurrency)
+		q = newFIFO()
+		rn.wg.Add(1)
+		go rn.dispatchInOrder(q, rn.cfg.concurrency)
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -158,8 +162,19 @@ func (rn *run) openLoop() error {
 		rn.next = i + 1
 		rn.mu.Unlock()
 		rn.prog.scheduled.Add(1)
+		if q != nil {
+			rn.prog.waiting.Add(1)
+			q.push(pending{i, at})
+			continue
+		}
 		rn.wg.Add(1)
-		go rn.dispatch(i, at, sem)
+		go func() {
+			defer rn.wg.Done()
+			rn.serve(i, at)
+		}()
+	}
+	if q != nil {
+		q.close()
 	}
 	rn.wg.Wait()
 	return nil
@@ -183,29 +198,107 @@ func (rn *run) sleepUntil(timer *time.Timer, at time.Duration) bool {
 	return false
 }
 
-// dispatch sends request i of an open loop, after a concurrency slot.
-func (rn *run) dispatch(i int, at time.Duration, sem chan struct{}) {
+// dispatchInOrder hands the slots of an open loop with a concurrency cap to
+// the queued requests in schedule order: it takes the next request, waits
+// for a free slot, and sends the request from a goroutine of its own that
+// frees the slot at its end. Once the run halts, the requests still queued
+// are recorded as never sent.
+func (rn *run) dispatchInOrder(q *fifo, slots int) {
 	defer rn.wg.Done()
-	if sem != nil {
-		rn.prog.waiting.Add(1)
-		acquired := false
-		select {
-		case sem <- struct{}{}:
-			acquired = true
-		case <-rn.halt:
-		case <-rn.ctx.Done():
-			rn.stop(StopInterrupted)
-		}
-		rn.prog.waiting.Add(-1)
-		if acquired {
-			defer func() { <-sem }()
-		}
-		if !acquired || rn.halted() {
-			rn.unsent(i, at)
+	sem := make(chan struct{}, slots)
+	for {
+		p, ok := q.pop()
+		if !ok {
 			return
 		}
+		acquired := false
+		if !rn.halted() {
+			select {
+			case sem <- struct{}{}:
+				acquired = true
+			case <-rn.halt:
+			case <-rn.ctx.Done():
+				rn.stop(StopInterrupted)
+			}
+		}
+		rn.prog.waiting.Add(-1)
+		if !acquired || rn.halted() {
+			if acquired {
+				<-sem
+			}
+			rn.unsent(p.i, p.at)
+			continue
+		}
+		rn.wg.Add(1)
+		go func() {
+			defer rn.wg.Done()
+			defer func() { <-sem }()
+			rn.serve(p.i, p.at)
+		}()
 	}
-	rn.serve(i, at)
+}
+
+// pending is a scheduled request waiting for a slot.
+type pending struct {
+	i  int
+	at time.Duration
+}
+
+// fifo is an unbounded queue of pending requests: the scheduler pushes
+// without ever blocking, and one dispatcher pops in order.
+type fifo struct {
+	mu     sync.Mutex
+	items  []pending
+	head   int
+	closed bool
+	signal chan struct{} // a push or the close since the last pop found nothing
+}
+
+func newFIFO() *fifo { return &fifo{signal: make(chan struct{}, 1)} }
+
+func (q *fifo) push(p pending) {
+	q.mu.Lock()
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+	q.wake()
+}
+
+// close says that nothing more will be pushed.
+func (q *fifo) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.wake()
+}
+
+func (q *fifo) wake() {
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// pop returns the oldest pending request, waiting for one; false when the
+// queue is closed and empty.
+func (q *fifo) pop() (pending, bool) {
+	for {
+		q.mu.Lock()
+		if q.head < len(q.items) {
+			p := q.items[q.head]
+			q.head++
+			if q.head == len(q.items) {
+				q.items, q.head = q.items[:0], 0
+			}
+			q.mu.Unlock()
+			return p, true
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return pending{}, false
+		}
+		<-q.signal
+	}
 }
 
 // serve sends request i, scheduled at offset at, and records it.
@@ -222,7 +315,8 @@ func (rn *run) serve(i int, at time.Duration) {
 }
 
 // unsent records a request that was scheduled but never sent because the
-// run stopped first.
+// run stopped first (ErrNotSent: not a failure). Its End is when it was
+// given up; it has no attempt and no send time.
 func (rn *run) unsent(i int, at time.Duration) {
 	req := rn.wl.Request(i)
 	reason := StopInterrupted
@@ -230,7 +324,7 @@ func (rn *run) unsent(i int, at time.Duration) {
 		reason = rn.stopReason()
 	}
 	rec := Record{Index: i, ID: req.ID, Warmup: i < rn.cfg.warmup, Scheduled: at,
-		End: time.Since(rn.start), Error: ErrCanceled,
+		End: time.Since(rn.start), Error: ErrNotSent,
 		ErrorMessage: "not sent: the run stopped (" + string(reason) + ")"}
 	rn.finish(&rec)
 }
@@ -245,7 +339,7 @@ func (rn *run) finish(rec *Record) {
 	}
 	rn.records[rec.Index] = *rec
 	tooMany := false
-	if !rec.Warmup && rec.Error != ErrCanceled {
+	if !rec.Warmup && rec.Error != ErrCanceled && rec.Error != ErrNotSent {
 		rn.measured++
 		if !rec.OK() {
 			rn.failed++
@@ -257,11 +351,14 @@ func (rn *run) finish(rec *Record) {
 	if tooMany {
 		rn.stop(StopMaxErrorRate)
 	}
-	if rec.Error == ErrCanceled && rn.ctx.Err() != nil {
+	if (rec.Error == ErrCanceled || rec.Error == ErrNotSent) && rn.ctx.Err() != nil {
 		rn.stop(StopInterrupted)
 	}
 	rn.prog.finished.Add(1)
-	if !rec.OK() {
+	switch {
+	case rec.NotSent():
+		rn.prog.notSent.Add(1)
+	case !rec.OK():
 		rn.prog.failed.Add(1)
 	}
 	if rn.cfg.observer != nil {

@@ -73,6 +73,11 @@ const (
 	ErrInvalidResponse ErrorClass = "invalid_response" // a body that is not the OpenAI wire format
 	ErrCanceled        ErrorClass = "canceled"         // the run was stopped before the request ended
 	ErrInvalidRequest  ErrorClass = "invalid_request"  // the request could not be built (a Body that is not a JSON object)
+	// ErrNotSent marks a request that was scheduled but never sent, because
+	// the run stopped first (interrupted, or the error rate). It is not a
+	// failure: summaries count it apart (not_sent), outside the requests,
+	// the failures and the success rate.
+	ErrNotSent ErrorClass = "not_sent"
 )
 
 // TokenSource says where a record's output token count came from.
@@ -94,13 +99,17 @@ type Record struct {
 	Warmup bool `json:"warmup,omitempty"`
 
 	// Scheduled is when the load shape said the request should start;
-	// Sent when its first attempt was written to the connection; FirstToken
-	// when the first chunk carrying generated content arrived (0: none);
-	// End when the response ended, successfully or not.
-	Scheduled  time.Duration `json:"scheduled_ns"`
-	Sent       time.Duration `json:"sent_ns"`
-	FirstToken time.Duration `json:"first_token_ns,omitempty"`
-	End        time.Duration `json:"end_ns"`
+	// Sent when its first attempt was sent (0 for a request never sent);
+	// FirstToken when the first chunk carrying generated content arrived
+	// (0: none); End when the response ended, successfully or not.
+	Scheduled time.Duration `json:"scheduled_ns"`
+	Sent      time.Duration `json:"sent_ns"`
+	// AttemptSent is the send time of every attempt of a retried request,
+	// the first (Sent) included; empty for a request of one attempt. The
+	// first token, chunks and end are those of the last attempt.
+	AttemptSent []time.Duration `json:"attempt_sent_ns,omitempty"`
+	FirstToken  time.Duration   `json:"first_token_ns,omitempty"`
+	End         time.Duration   `json:"end_ns"`
 	// ChunkTimes are the arrival offsets of every content chunk, the first
 	// included; ITL is their successive differences.
 	ChunkTimes []time.Duration `json:"chunk_times_ns,omitempty"`
@@ -130,6 +139,13 @@ type Record struct {
 // OK reports whether the request completed without error.
 func (r *Record) OK() bool { return r.Error == ErrNone }
 
+// NotSent reports whether the request was never sent (ErrNotSent): it is
+// neither a success nor a failure.
+func (r *Record) NotSent() bool { return r.Error == ErrNotSent }
+
+// Failed reports whether the request was sent and did not succeed.
+func (r *Record) Failed() bool { return r.Error != ErrNone && r.Error != ErrNotSent }
+
 // TTFT is the time to first token from the scheduled time, and whether
 // there was a first token.
 func (r *Record) TTFT() (time.Duration, bool) {
@@ -152,8 +168,28 @@ func (r *Record) TPOT() (time.Duration, bool) {
 	return (r.E2E() - ttft) / time.Duration(r.OutputTokens-1), true
 }
 
+// LastSent is the send time of the request's last attempt (the one that
+// succeeded, for a successful request): Sent unless it was retried.
+func (r *Record) LastSent() time.Duration {
+	if n := len(r.AttemptSent); n > 0 {
+		return r.AttemptSent[n-1]
+	}
+	return r.Sent
+}
+
+// ServerTTFT is the time to first token from the send of the last attempt
+// (the "server view"), and whether there was a first token: the earlier
+// attempts of a retried request and the waits before retrying are not in
+// it.
+func (r *Record) ServerTTFT() (time.Duration, bool) {
+	if r.FirstToken == 0 {
+		return 0, false
+	}
+	return r.FirstToken - r.LastSent(), true
+}
+
 // QueueDelay is how long the request waited in the client between its
-// scheduled time and its sending.
+// scheduled time and its first sending.
 func (r *Record) QueueDelay() time.Duration { return r.Sent - r.Scheduled }
 
 // PromptText renders what r asks the server: its prompt, its chat messages

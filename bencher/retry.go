@@ -78,6 +78,12 @@ func (c *Client) do(ctx context.Context, halt <-chan struct{}, req *Request, rec
 		rec.End = time.Since(start)
 		return
 	}
+	if ctx.Err() != nil {
+		// Stopped before the first attempt: never sent, not a failure.
+		rec.Error, rec.ErrorMessage = ErrNotSent, "not sent: the run stopped (interrupted)"
+		rec.End = time.Since(start)
+		return
+	}
 	// A copy: the transport may still read a body after the answer came.
 	body := newReqBody(bytes.Clone(b))
 	for attempt := 1; ; attempt++ {

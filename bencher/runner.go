@@ -71,18 +71,20 @@ type Progress struct {
 	// InFlight requests are being sent, received, or waiting to be retried.
 	InFlight int64 `json:"in_flight"`
 	// Finished requests have their record (warm-up included), of which
-	// Failed did not succeed.
+	// Failed were sent and did not succeed, and NotSent were never sent
+	// (the run stopped first; neither a success nor a failure).
 	Finished int64 `json:"finished"`
 	Failed   int64 `json:"failed"`
+	NotSent  int64 `json:"not_sent"`
 }
 
 // progress holds the live counters behind Progress.
 type progress struct {
-	scheduled, waiting, inFlight, finished, failed atomic.Int64
+	scheduled, waiting, inFlight, finished, failed, notSent atomic.Int64
 }
 
 func (p *progress) reset() {
-	for _, c := range []*atomic.Int64{&p.scheduled, &p.waiting, &p.inFlight, &p.finished, &p.failed} {
+	for _, c := range []*atomic.Int64{&p.scheduled, &p.waiting, &p.inFlight, &p.finished, &p.failed, &p.notSent} {
 		c.Store(0)
 	}
 }
@@ -124,13 +126,15 @@ func (r *Runner) Progress() Progress {
 		InFlight:  r.prog.inFlight.Load(),
 		Finished:  r.prog.finished.Load(),
 		Failed:    r.prog.failed.Load(),
+		NotSent:   r.prog.notSent.Load(),
 	}
 }
 
 // Run sends the workload's requests, as the options say, and returns what
 // was measured. The model is detected first when no WithModel was given.
 // Cancelling ctx stops scheduling, aborts the requests in flight (their
-// records are marked ErrCanceled, as are those not yet sent) and returns the
+// records are marked ErrCanceled; those scheduled but not yet sent,
+// ErrNotSent) and returns the
 // partial result with StopReason StopInterrupted and a nil error. Errors are
 // returned only when the run could not start.
 func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {

@@ -284,7 +284,7 @@ func TestMaxErrorRate(t *testing.T) {
 }
 
 // TestMaxErrorRateOpenLoopDropsQueued: requests queued for a slot when the
-// error rate stops an open loop are recorded as canceled, never sent.
+// error rate stops an open loop are recorded as never sent (ErrNotSent).
 func TestMaxErrorRateOpenLoopDropsQueued(t *testing.T) {
 	t.Parallel()
 	var sent atomic.Int64
@@ -302,7 +302,7 @@ func TestMaxErrorRateOpenLoopDropsQueued(t *testing.T) {
 		assert.Equal(t, i, rec.Index)
 		if rec.Attempts == 0 {
 			unsent++
-			assert.Equal(t, ErrCanceled, rec.Error)
+			assert.Equal(t, ErrNotSent, rec.Error)
 			assert.Equal(t, "not sent: the run stopped (max_error_rate)", rec.ErrorMessage)
 		}
 	}
@@ -531,4 +531,91 @@ func keys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestInterruptedOpenLoopNotSent: an open loop interrupted while requests
+// wait for a slot records them as never sent (ErrNotSent, no attempt),
+// apart from the failures (issue #12, point 6).
+func TestInterruptedOpenLoopNotSent(t *testing.T) {
+	t.Parallel()
+	url := serve(t, slowStream(2, 10*time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := NewRunner(WithTarget(url), WithModel("m"), WithRate(1000), WithConcurrency(1), WithRequests(200))
+	require.NoError(t, err)
+	go func() {
+		// Interrupt once requests queue for the slot, however slow the
+		// machine.
+		for r.Progress().Waiting < 5 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	res, err := r.Run(ctx, oneReq)
+	require.NoError(t, err)
+	assert.Equal(t, StopInterrupted, res.StopReason)
+	notSent, failed := 0, 0
+	for i, rec := range res.Records {
+		assert.Equal(t, i, rec.Index, "no gaps")
+		switch {
+		case rec.NotSent():
+			notSent++
+			assert.Zero(t, rec.Attempts)
+			assert.Zero(t, rec.Sent)
+			assert.False(t, rec.Failed(), "never sent is no failure")
+			assert.Equal(t, "not sent: the run stopped (interrupted)", rec.ErrorMessage)
+		case rec.Failed():
+			failed++
+			assert.Positive(t, rec.Attempts)
+		}
+	}
+	assert.GreaterOrEqual(t, notSent, 4, "the requests that waited for the slot")
+	p := r.Progress()
+	assert.Equal(t, int64(notSent), p.NotSent)
+	assert.Equal(t, int64(failed), p.Failed, "progress counts never-sent requests apart")
+	assert.Equal(t, int64(len(res.Records)), p.Finished)
+}
+
+// TestOpenLoopCapServesInScheduleOrder: with a concurrency cap, the slots
+// go to the waiting requests strictly in schedule order. The schedule is
+// due all at once (a huge rate), so that the requests' goroutines would
+// race for the slot if they competed for it (issue #12, point 8: out of
+// order in up to 28 % of runs under load).
+func TestOpenLoopCapServesInScheduleOrder(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	var arr arrivals
+	var order []int
+	var mu sync.Mutex
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		m := bodyOf(t, r)
+		arr.add(time.Now())
+		mu.Lock()
+		var i int
+		fmt.Sscan(strings.TrimPrefix(m["prompt"].(string), "p"), &i)
+		order = append(order, i)
+		mu.Unlock()
+		fullStream(w, 1)
+	})
+	for round := range 3 {
+		mu.Lock()
+		order = order[:0]
+		mu.Unlock()
+		res, err := Run(context.Background(), WorkloadFunc(func(i int) Request {
+			return Request{ID: fmt.Sprint(i), Prompt: fmt.Sprint("p", i)}
+		}), WithTarget(url), WithModel("m"), WithRate(1e9), WithConcurrency(1), WithRequests(n), WithSeed(uint64(round)))
+		require.NoError(t, err)
+		require.Len(t, res.Records, n)
+		bySent := slices.SortedFunc(slices.Values(res.Records), func(a, b Record) int { return cmp.Compare(a.Sent, b.Sent) })
+		for i, rec := range bySent {
+			require.Equal(t, i, rec.Index, "round %d: the %d-th request sent is request %d", round, i, rec.Index)
+			require.True(t, rec.OK(), rec.ErrorMessage)
+		}
+		mu.Lock()
+		require.Equal(t, n, len(order))
+		for i, got := range order {
+			require.Equal(t, i, got, "round %d: arrival order at the server", round)
+		}
+		mu.Unlock()
+	}
 }

@@ -160,10 +160,11 @@ func status(res *bencher.Result, cause error) (Status, string) {
 	return StatusCompleted, ""
 }
 
-// anyCanceled reports whether a record was canceled by a stop of the run.
+// anyCanceled reports whether a record was canceled, or never sent, by a
+// stop of the run.
 func anyCanceled(records []bencher.Record) bool {
 	for i := range records {
-		if records[i].Error == bencher.ErrCanceled {
+		if records[i].Error == bencher.ErrCanceled || records[i].NotSent() {
 			return true
 		}
 	}

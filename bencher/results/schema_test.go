@@ -215,3 +215,31 @@ func TestNoSecretsInDocument(t *testing.T) {
 	assert.Equal(t, target, doc.Environment.Target)
 	require.NoError(t, validateJSON(compileSchema(t), data))
 }
+
+// TestSchemaNotSentAndRetried: a document whose records hold requests
+// never sent and a retried one validates, counts the never-sent apart
+// (summary.not_sent, outside the errors) and is interrupted.
+func TestSchemaNotSentAndRetried(t *testing.T) {
+	t.Parallel()
+	res := fakeResult(20, time.Now())
+	retried := &res.Records[3]
+	retried.Attempts, retried.AttemptSent = 2, []time.Duration{retried.Sent, retried.Sent + time.Millisecond}
+	for i := 15; i < 20; i++ {
+		r := &res.Records[i]
+		*r = bencher.Record{Index: i, ID: r.ID, Scheduled: r.Scheduled, End: r.Scheduled + time.Second,
+			Error: bencher.ErrNotSent, ErrorMessage: "not sent: the run stopped (interrupted)"}
+	}
+	res.StopReason = bencher.StopInterrupted
+	doc := New(res, fullMeta(t))
+	assert.Equal(t, StatusInterrupted, doc.Status)
+	assert.Equal(t, 5, doc.Summary.NotSent)
+	assert.Equal(t, 15, doc.Summary.Requests)
+	assert.NotContains(t, doc.Summary.ErrorsByClass, bencher.ErrNotSent)
+	for _, e := range doc.Errors {
+		assert.NotEqual(t, bencher.ErrNotSent, e.Class, "never sent is no error")
+	}
+	data := encode(t, doc)
+	require.NoError(t, validateJSON(compileSchema(t), data))
+	assert.Contains(t, string(data), `"not_sent": 5`)
+	assert.Contains(t, string(data), `"attempt_sent_ns":[`)
+}

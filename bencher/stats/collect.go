@@ -8,12 +8,12 @@ import (
 
 // collected is what one pass over the records gathers for [Summarize].
 type collected struct {
-	requests, warmup, succeeded, good int
-	attempts, retries                 int
-	inputTokens, outputTokens         int
-	errors                            map[bencher.ErrorClass]int
-	statuses                          map[int]int
-	sources                           map[bencher.TokenSource]int
+	requests, warmup, notSent, succeeded, good int
+	attempts, retries                          int
+	inputTokens, outputTokens                  int
+	errors                                     map[bencher.ErrorClass]int
+	statuses                                   map[int]int
+	sources                                    map[bencher.TokenSource]int
 
 	// start and end bound the measured window; the span of the scheduled
 	// times runs from start to lastScheduled.
@@ -56,7 +56,11 @@ func collect(records []bencher.Record, slos []SLO) *collected {
 	}
 	c.warmup = len(records) - n
 	for i := range records {
-		if r := &records[i]; !r.Warmup {
+		switch r := &records[i]; {
+		case r.Warmup:
+		case r.NotSent():
+			c.notSent++
+		default:
 			c.add(r, slos)
 		}
 	}
@@ -114,7 +118,8 @@ func (c *collected) addLatencies(r *bencher.Record) {
 	c.e2el = append(c.e2el, r.E2E())
 	if ttft, ok := r.TTFT(); ok {
 		c.ttft = append(c.ttft, ttft)
-		c.serverTTFT = append(c.serverTTFT, r.FirstToken-r.Sent)
+		serverTTFT, _ := r.ServerTTFT()
+		c.serverTTFT = append(c.serverTTFT, serverTTFT)
 	}
 	if tpot, ok := tpotNS(r); ok {
 		c.tpot = append(c.tpot, tpot)

@@ -17,7 +17,10 @@
 // # Definitions
 //
 // Every function here leaves warm-up records ([bencher.Record.Warmup]) out
-// of everything. The remaining records are the "measured" ones.
+// of everything. The remaining records are the "measured" ones. A measured
+// record of a request that was never sent (the run stopped first:
+// [bencher.ErrNotSent]) is counted as not_sent and left out of everything
+// else: it is neither a request, nor a failure, nor part of the window.
 //
 // Latencies are computed from the successful measured records only; failed
 // requests count towards the success rate, the error counts, the attempts,
@@ -26,8 +29,10 @@
 //
 //   - ttft: FirstToken − Scheduled, for records with a first content chunk.
 //     It includes any queueing inside the client.
-//   - server_ttft: FirstToken − Sent (the "server view"; for a retried
-//     request it still starts at the first attempt).
+//   - server_ttft: FirstToken − the send time of the attempt that
+//     succeeded ([bencher.Record.LastSent]; the "server view"): a retried
+//     request's earlier attempts and its waits before retrying are not in
+//     it. TTFT still counts from the scheduled time.
 //   - queue_delay: Sent − Scheduled, the client-side queueing.
 //   - itl: every gap between successive ChunkTimes, pooled over all
 //     successful requests (not per-request means).

@@ -132,7 +132,7 @@ func Latencies(records []bencher.Record, m Metric) []float64 {
 			if r.FirstToken != 0 {
 				start := r.Scheduled
 				if m == MetricServerTTFT {
-					start = r.Sent
+					start = r.LastSent()
 				}
 				out = append(out, ms(r.FirstToken-start))
 			}

@@ -99,7 +99,7 @@ func (s SLO) Met(r *bencher.Record) bool {
 		}
 		start := r.Scheduled
 		if s.Metric == MetricServerTTFT {
-			start = r.Sent
+			start = r.LastSent()
 		}
 		return r.FirstToken-start <= s.Max
 	case MetricQueueDelay:

@@ -10,10 +10,16 @@ import (
 // goes into the run's result document as JSON; field names are stable.
 // Maps are never nil, so they encode as {} when empty.
 type Summary struct {
-	// Requests is the number of measured (non-warm-up) records;
-	// WarmupRequests the number of warm-up records left out of everything.
+	// Requests is the number of measured (non-warm-up) records of
+	// requests that were sent; WarmupRequests the number of warm-up records
+	// left out of everything.
 	Requests       int `json:"requests"`
 	WarmupRequests int `json:"warmup_requests"`
+	// NotSent is the number of measured records of requests that were
+	// scheduled but never sent, because the run stopped first
+	// (bencher.ErrNotSent). They are not failures: they are left out of
+	// Requests, the failures, the success rate and every other figure.
+	NotSent int `json:"not_sent"`
 	// Succeeded and Failed split Requests by [bencher.Record.OK].
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
@@ -133,6 +139,7 @@ func Summarize(records []bencher.Record, opts ...Option) Summary {
 	s := Summary{
 		Requests:         c.requests,
 		WarmupRequests:   c.warmup,
+		NotSent:          c.notSent,
 		Succeeded:        c.succeeded,
 		Failed:           c.requests - c.succeeded,
 		SuccessRate:      ratio(c.succeeded, c.requests),

@@ -294,7 +294,7 @@ func TestSummaryJSONShape(t *testing.T) {
 	require.NoError(t, json.Unmarshal(requireFiniteJSON(t, s), &doc))
 	require.Equal(t, []string{
 		"attempts", "concurrency", "e2el_ms", "errors_by_class", "failed", "failed_e2el_ms", "goodput",
-		"http_status_counts", "input_tokens", "itl_ms", "output_throughput", "output_tokens",
+		"http_status_counts", "input_tokens", "itl_ms", "not_sent", "output_throughput", "output_tokens",
 		"queue_delay_ms", "request_rate", "request_throughput", "requests", "retries", "server_ttft_ms",
 		"succeeded", "success_rate", "token_sources", "total_token_throughput", "tpot_ms", "ttft_ms",
 		"warmup_requests", "window",
@@ -327,4 +327,63 @@ func TestWithPercentiles(t *testing.T) {
 	var c config
 	WithPercentiles(99.9, 50, -1, 101, 75, 99.9)(&c)
 	require.Equal(t, []float64{75, 99.9}, c.percentiles)
+}
+
+// TestNotSentOutsideSuccessRate: requests that were scheduled but never
+// sent (the run stopped first) are counted as not_sent, never as failures:
+// they are out of the requests, the success rate, the error counts and the
+// window (issue #12, point 6: an interrupted run read "Success rate 45 %").
+func TestNotSentOutsideSuccessRate(t *testing.T) {
+	notSent := func(scheduled, end float64) bencher.Record {
+		return bencher.Record{Scheduled: msd(scheduled), End: msd(end), Error: bencher.ErrNotSent,
+			ErrorMessage: "not sent: the run stopped (interrupted)"}
+	}
+	recs := []bencher.Record{
+		ok(0, 0, 100, 50), ok(10, 10, 110, 60), failed(20, 20, 120, bencher.ErrHTTPStatus, 500),
+		notSent(30, 500), notSent(40, 500), notSent(50, 500), warm(notSent(60, 500)),
+	}
+	s := Summarize(recs)
+	require.Equal(t, 3, s.Requests, "sent measured requests only")
+	require.Equal(t, 3, s.NotSent)
+	require.Equal(t, 1, s.WarmupRequests)
+	require.Equal(t, 2, s.Succeeded)
+	require.Equal(t, 1, s.Failed)
+	requireNear(t, 2.0/3, s.SuccessRate)
+	require.Equal(t, map[bencher.ErrorClass]int{bencher.ErrHTTPStatus: 1}, s.ErrorsByClass)
+	require.Equal(t, 3, s.Attempts)
+	requireNear(t, 120, s.Window.EndMS, "the window ends with the last sent request")
+	for name, want := range map[string]float64{"not_sent": 3, "failed": 1, "requests": 3, "error_rate": 1.0 / 3} {
+		v, found := s.Value(name)
+		require.True(t, found, name)
+		requireNear(t, want, v, name)
+	}
+	require.True(t, IsValueName("not_sent"))
+	b := requireFiniteJSON(t, s)
+	require.Contains(t, string(b), `"not_sent":3`)
+
+	// Only never-sent requests: nothing was measured.
+	s = Summarize([]bencher.Record{notSent(0, 10)})
+	require.Equal(t, 0, s.Requests)
+	require.Equal(t, 1, s.NotSent)
+	require.False(t, s.Measured())
+	_, found := s.Value("success_rate")
+	require.False(t, found, "no success rate without a sent request")
+}
+
+// TestServerTTFTFromTheAttemptThatSucceeded: a retried request's server
+// view starts at the send of its last attempt, not its first (issue #12,
+// point 7: a 429 and its Retry-After wait were counted in server_ttft);
+// TTFT and the queue delay still count from the scheduled time and the
+// first send.
+func TestServerTTFTFromTheAttemptThatSucceeded(t *testing.T) {
+	r := ok(0, 2, 1100, 1060, 1070)
+	r.Attempts, r.AttemptSent = 2, []time.Duration{msd(2), msd(1010)}
+	s := Summarize([]bencher.Record{r})
+	requireNear(t, 50, s.ServerTTFT.P50, "from the second attempt's send")
+	requireNear(t, 1060, s.TTFT.P50, "from the scheduled time")
+	requireNear(t, 2, s.QueueDelay.P50, "to the first send")
+	require.Equal(t, 1, s.Retries)
+	lat := Latencies([]bencher.Record{r}, MetricServerTTFT)
+	require.Equal(t, []float64{50}, lat)
+	require.True(t, SLO{Metric: MetricServerTTFT, Max: msd(60)}.Met(&r), "server_ttft SLO from the last attempt")
 }

@@ -22,8 +22,8 @@ import (
 //
 // Counts:
 //
-//	requests, warmup_requests, succeeded, failed, attempts, retries,
-//	input_tokens, output_tokens,
+//	requests, warmup_requests, not_sent, succeeded, failed, attempts,
+//	retries, input_tokens, output_tokens,
 //	errors_CLASS (failed requests of an error class: errors_timeout,
 //	errors_connection, errors_http_status, errors_stream_error,
 //	errors_invalid_response, errors_canceled, errors_invalid_request),
@@ -132,7 +132,7 @@ func parsePercentile(s string) (float64, bool) {
 // are described in [Summary.Value]; the error classes are listed.
 func ValueNames() []string {
 	names := []string{
-		"requests", "warmup_requests", "succeeded", "failed", "attempts", "retries",
+		"requests", "warmup_requests", "not_sent", "succeeded", "failed", "attempts", "retries",
 		"input_tokens", "output_tokens", "success_rate", "error_rate",
 		"request_throughput", "output_throughput", "total_token_throughput",
 		"request_rate", "requested_request_rate", "concurrency", "server_concurrency",
@@ -155,6 +155,7 @@ func (s Summary) scalar(name string) (float64, bool) {
 	m := map[string]float64{
 		"requests":               float64(s.Requests),
 		"warmup_requests":        float64(s.WarmupRequests),
+		"not_sent":               float64(s.NotSent),
 		"succeeded":              float64(s.Succeeded),
 		"failed":                 float64(s.Failed),
 		"attempts":               float64(s.Attempts),
