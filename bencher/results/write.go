@@ -11,6 +11,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/benchstation/benchstation/bencher"
 )
@@ -82,6 +84,81 @@ func Write(dir string, doc *Document) (path string, err error) {
 		return "", fmt.Errorf("results: write: %w", err)
 	}
 	return path, syncDir(dir)
+}
+
+// FallbackDirName is the directory, under the system's temporary
+// directory, that WriteFallback keeps documents in.
+const FallbackDirName = "bencher-unsaved"
+
+// fallbackRoot is the directory FallbackDirName is made in; tests change it.
+var fallbackRoot = os.TempDir
+
+// FallbackDir returns where WriteFallback keeps documents:
+// $TMPDIR/bencher-unsaved.
+func FallbackDir() string { return filepath.Join(fallbackRoot(), FallbackDirName) }
+
+// WriteFallback keeps a document that could not be written where it
+// belonged (a full disk, a directory gone) in FallbackDir, atomically as
+// Write does, and returns its path: a finished run is never lost silently.
+func WriteFallback(doc *Document) (string, error) {
+	return Write(FallbackDir(), doc)
+}
+
+// TempMaxAge is the age past which CleanTemps takes a temporary document
+// file for the leftover of a crashed or killed writer rather than a write
+// in progress.
+const TempMaxAge = 10 * time.Minute
+
+// CleanTemps removes the leftover temporary files of documents (see Write)
+// in dir that are older than olderThan, and returns their names. A
+// missing dir has none.
+func CleanTemps(dir string, olderThan time.Duration) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("results: clean: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !isTempName(name) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < olderThan {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err == nil {
+			removed = append(removed, name)
+		}
+	}
+	return removed, nil
+}
+
+// isTempName reports whether name is that of a temporary document file
+// (tempPattern): ".ID.json.tmp-RANDOM".
+func isTempName(name string) bool {
+	id, rest, ok := strings.Cut(strings.TrimPrefix(name, "."), Ext+".tmp-")
+	return ok && strings.HasPrefix(name, ".") && validID(id) && rest != ""
+}
+
+// CheckWritable makes dir if needed and checks that a file can be created
+// in it and removed, so that a run whose document could not be written
+// fails before it starts rather than after.
+func CheckWritable(dir string) error {
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".bencher-probe-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write([]byte("probe\n"))
+	cerr := f.Close()
+	rerr := os.Remove(f.Name())
+	return errors.Join(werr, cerr, rerr)
 }
 
 // syncDir makes a rename in dir durable.

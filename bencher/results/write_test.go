@@ -126,3 +126,49 @@ func TestEncodeDropsNonFiniteServerSide(t *testing.T) {
 	assert.Equal(t, &ServerSide{Preemptions: &one, Extra: map[string]float64{"y": 2}}, got.ServerSide)
 	assert.NotNil(t, doc.ServerSide.EnergyJoules, "the caller's document is not modified")
 }
+
+// TestWriteFallback keeps a document that cannot go where it belongs in
+// the clearly named fallback directory. Not parallel: it changes the
+// fallback root.
+func TestWriteFallback(t *testing.T) {
+	root := t.TempDir()
+	old := fallbackRoot
+	fallbackRoot = func() string { return root }
+	t.Cleanup(func() { fallbackRoot = old })
+	doc := fakeDoc(3, start)
+	notADir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notADir, nil, 0o644))
+	_, err := Write(notADir, doc)
+	require.Error(t, err)
+	path, err := WriteFallback(doc)
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(root, FallbackDirName, doc.ID+Ext), path)
+	back, err := Read(path)
+	require.NoError(t, err)
+	assert.Equal(t, doc.ID, back.ID)
+}
+
+// TestCleanTempsAndCheckWritable: leftover temporary documents older than
+// the limit are removed, recent ones and documents are kept; the probe of
+// a writable directory leaves nothing, that of a file fails.
+func TestCleanTempsAndCheckWritable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, CheckWritable(dir))
+	assert.Empty(t, listNames(t, dir), "the probe is removed")
+	old := filepath.Join(dir, ".20261127T101500Z-aaaaaa.json.tmp-123")
+	recent := filepath.Join(dir, ".20261127T101500Z-bbbbbb.json.tmp-456")
+	keep := filepath.Join(dir, "20261127T101500Z-cccccc.json")
+	for _, p := range []string{old, recent, keep} {
+		require.NoError(t, os.WriteFile(p, []byte("{}"), 0o644))
+	}
+	past := time.Now().Add(-time.Hour)
+	require.NoError(t, os.Chtimes(old, past, past))
+	removed, err := CleanTemps(dir, TempMaxAge)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Base(old)}, removed)
+	assert.NoFileExists(t, old)
+	assert.FileExists(t, recent)
+	assert.FileExists(t, keep)
+	require.Error(t, CheckWritable(keep), "a file is no directory")
+}
