@@ -39,9 +39,11 @@ func env() map[string]string {
 	return map[string]string{"CGO_CFLAGS": flags, "CGO_ENABLED": "1"}
 }
 
-// versionVar is the variable that stamps the bencher's version into run
-// documents (bencher_version) and the binaries' --version.
-const versionVar = "github.com/benchstation/benchstation/bencher/results.version"
+// buildinfoPkg holds the variables that stamp every binary's version
+// (internal/buildinfo): the exporter's --version and
+// benchstation_exporter_build_info, the bencher's --version and the
+// bencher_version of run documents (CLI and plugin).
+const buildinfoPkg = "github.com/benchstation/benchstation/internal/buildinfo"
 
 // version is what the builds stamp: $BENCHSTATION_VERSION, else `git
 // describe --tags --always --dirty` (a tag, or the commit with -dirty), so
@@ -52,19 +54,39 @@ func version() string {
 	if v := os.Getenv("BENCHSTATION_VERSION"); v != "" {
 		return v
 	}
-	v, err := sh.Output("git", "describe", "--tags", "--always", "--dirty")
+	return gitOutput("describe", "--tags", "--always", "--dirty")
+}
+
+// gitOutput runs git with args and returns its trimmed output, "" when it fails.
+func gitOutput(args ...string) string {
+	v, err := sh.Output("git", args...)
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(v)
 }
 
-// ldflags returns the -ldflags value of a build: extra, and the version stamp.
+// ldflags returns the -ldflags value of a build: extra, and the stamps of
+// internal/buildinfo: the version, and the commit (with -modified for a
+// tree with changes) and its time, which a build with -buildvcs=false
+// (GOFLAGS, Docker contexts without .git) would not know otherwise.
 func ldflags(extra string) string {
+	flags := []string{extra}
 	if v := version(); v != "" {
-		return strings.TrimSpace(extra + " -X " + versionVar + "=" + v)
+		flags = append(flags, "-X", buildinfoPkg+".version="+v)
+		// The bencher's own variable, until bencher/results reads internal/buildinfo.
+		flags = append(flags, "-X", "github.com/benchstation/benchstation/bencher/results.version="+v)
 	}
-	return extra
+	if rev := gitOutput("rev-parse", "HEAD"); rev != "" {
+		if gitOutput("status", "--porcelain", "--untracked-files=no") != "" {
+			rev += "-modified"
+		}
+		flags = append(flags, "-X", buildinfoPkg+".revision="+rev)
+		if t := gitOutput("log", "-1", "--format=%cI", "HEAD"); t != "" {
+			flags = append(flags, "-X", buildinfoPkg+".date="+t)
+		}
+	}
+	return strings.TrimSpace(strings.Join(flags, " "))
 }
 
 // Build compiles every binary into bin/.

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -31,6 +30,7 @@ import (
 	"github.com/benchstation/benchstation/exporter/collector"
 	"github.com/benchstation/benchstation/exporter/gpu"
 	"github.com/benchstation/benchstation/exporter/gpusim"
+	"github.com/benchstation/benchstation/internal/buildinfo"
 	"github.com/benchstation/benchstation/internal/secret"
 )
 
@@ -40,6 +40,16 @@ const DefaultListenAddress = ":9849"
 
 const exporterName = "benchstation_exporter"
 
+// init fills prometheus/common/version, which --version, the landing page
+// and benchstation_exporter_build_info print, from internal/buildinfo: the
+// version stamped at link time, else Go's build information.
+func init() {
+	info := buildinfo.Get()
+	version.Version = info.Version
+	version.Revision = info.Revision
+	version.BuildDate = info.Time
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -48,6 +58,7 @@ func main() {
 
 type options struct {
 	metricsPath   string
+	enablePprof   bool
 	simulate      string
 	libraryPath   string
 	retryInterval time.Duration
@@ -67,6 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	app.HelpFlag.Short('h')
 	o := &options{collectors: map[string]*bool{}, log: &promslog.Config{}}
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.metricsPath)
+	app.Flag("web.enable-pprof", "Serve Go's profiling endpoints under "+pprofPrefix+" (and link them from the landing page).").
+		Default("false").BoolVar(&o.enablePprof)
 	o.web = kingpinflag.AddFlags(app, DefaultListenAddress)
 	app.Flag("nvml.simulate", "Serve SIMULATED data from a model system instead of the GPUs ("+
 		strings.Join(gpusim.Models(), ", ")+"). For demos and tests; nvidia_gpu_info{simulated=\"true\"} marks it.").
@@ -94,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	batchFlags(app, o)
 	promslogflag.AddFlags(app, o.log)
 	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := checkTelemetryPath(o.metricsPath, o.enablePprof); err != nil {
 		return nil, err
 	}
 	if o.config.MaxProcessesPerGPU < 1 {
@@ -203,14 +219,9 @@ func serve(ctx context.Context, o *options, logger *slog.Logger) error {
 		return err
 	}
 	defer exp.Close()
-	if !gpus.Refresh() {
-		logger.Warn("starting without NVML: serving nvidia_gpu_nvml_up 0 until the NVIDIA library and driver are found")
-	}
+	gpus.Refresh() // without NVML, the Manager logs the one line that says so
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(exp, collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector(exporterName))
+	reg := newRegistry(exp)
 	srv := &http.Server{Handler: routes(o, reg, gpus, logger), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -226,6 +237,16 @@ func serve(ctx context.Context, o *options, logger *slog.Logger) error {
 	return err
 }
 
+// newRegistry returns the registry /metrics serves: the GPU collectors,
+// the exporter's own process and Go runtime, and its build information.
+func newRegistry(exp prometheus.Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(exp, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName))
+	return reg
+}
+
 func newManager(o *options, logger *slog.Logger) (*gpu.Manager, collector.Config) {
 	cfg := o.config
 	opts := []gpu.Option{gpu.WithLogger(logger), gpu.WithRetryInterval(o.retryInterval)}
@@ -239,38 +260,9 @@ func newManager(o *options, logger *slog.Logger) (*gpu.Manager, collector.Config
 	if o.libraryPath != "" {
 		libOpts = append(libOpts, nvml.WithLibraryPath(o.libraryPath))
 	}
-	return gpu.NewManager(nvml.New(libOpts...), opts...), cfg
-}
-
-func routes(o *options, reg *prometheus.Registry, gpus *gpu.Manager, logger *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(o.metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(logger.Handler(), slog.LevelError),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 10,
-		Timeout:             30 * time.Second,
-	}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if s := gpus.Session(); s != nil {
-			fmt.Fprintf(w, "ok: NVML up, %d GPUs\n", len(s.Devices))
-			return
-		}
-		fmt.Fprintln(w, "ok: exporter running; NVML not initialised (see nvidia_gpu_nvml_up)")
-	})
-	if o.metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "Benchstation exporter",
-			Description: "NVIDIA GPU metrics read from NVML",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: o.metricsPath, Text: "Metrics"},
-				{Address: "/healthz", Text: "Health"},
-			},
-		})
-		if err == nil {
-			mux.Handle("/", landing)
-		}
-	}
-	return mux
+	// The library is checked before go-nvml loads it and calls nvmlInit: a
+	// file that is not NVML (or lacks a function start-up calls) would
+	// otherwise kill the process with a symbol lookup error.
+	check := func() error { return gpu.CheckLibrary(o.libraryPath) }
+	return gpu.NewManager(nvml.New(libOpts...), append(opts, gpu.WithLibraryCheck(check))...), cfg
 }

@@ -56,9 +56,15 @@ func startExporter(t *testing.T, args ...string) (string, func() string) {
 
 func startExporterProcess(t *testing.T, args ...string) (string, func() string, int) {
 	t.Helper()
+	return startBinaryAt(t, exporterBinary(t), args...)
+}
+
+// startBinaryAt is startExporterProcess for the exporter built at bin.
+func startBinaryAt(t *testing.T, bin string, args ...string) (string, func() string, int) {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
 	var logs syncBuffer
-	cmd := exec.Command(exporterBinary(t), append([]string{"--web.listen-address=" + addr}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr}, args...)...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)

@@ -4,6 +4,10 @@
  * and its temperature; every other NVML function is missing, exactly as on a
  * driver too old to have it. The exporter must never call a missing function:
  * doing so kills the process with a symbol lookup error.
+ *
+ * Built with -DNVMLSTUB_NO_COUNT it also lacks nvmlDeviceGetCount_v2 (and
+ * nvmlDeviceGetCount), which start-up calls unconditionally: the exporter
+ * must refuse such a library before calling into it.
  */
 #include <string.h>
 
@@ -27,7 +31,9 @@ nvmlReturn_t nvmlSystemGetDriverVersion(char *v, unsigned int n) {
     return 0;
 }
 
+#ifndef NVMLSTUB_NO_COUNT
 nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count) { *count = 1; return 0; }
+#endif
 
 nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int i, nvmlDevice_t *d) {
     if (i != 0) return 2; /* NVML_ERROR_INVALID_ARGUMENT */

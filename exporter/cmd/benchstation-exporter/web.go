@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/benchstation/benchstation/exporter/gpu"
+)
+
+const (
+	healthPath  = "/healthz"
+	pprofPrefix = "/debug/pprof/"
+)
+
+// checkTelemetryPath rejects a --web.telemetry-path that http.ServeMux
+// would panic on, or that would take the place of another endpoint.
+func checkTelemetryPath(p string, pprofOn bool) error {
+	bad := func(reason string) error { return fmt.Errorf("--web.telemetry-path %q: %s", p, reason) }
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return bad(`must be a URL path starting with "/", such as /metrics`)
+	case strings.ContainsFunc(p, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return bad("must not contain spaces or control characters")
+	case strings.ContainsAny(p, "{}?#%"):
+		return bad(`must not contain "{", "}", "?", "#" or "%"`)
+	case p == "/":
+		return bad("is the landing page's path")
+	case p == healthPath || p == healthPath+"/":
+		return bad("is the health endpoint's path")
+	case path.Clean(p) != strings.TrimSuffix(p, "/"):
+		return bad(`must be a clean path (no "//", "." or ".." segments)`)
+	case pprofOn && (strings.HasPrefix(p, pprofPrefix) || p+"/" == pprofPrefix):
+		return bad("is under " + pprofPrefix + ", served by --web.enable-pprof")
+	}
+	// The last word is the mux's: what it would panic on is a usage error.
+	return tryPattern(p)
+}
+
+func tryPattern(p string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("--web.telemetry-path %q: %v", p, r)
+		}
+	}()
+	mux := http.NewServeMux()
+	mux.Handle(healthPath, http.NotFoundHandler())
+	mux.Handle(p, http.NotFoundHandler())
+	return nil
+}
+
+func routes(o *options, reg *prometheus.Registry, gpus *gpu.Manager, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(o.metricsPath, metricsHandler(reg, logger))
+	mux.HandleFunc(healthPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if s := gpus.Session(); s != nil {
+			fmt.Fprintf(w, "ok: NVML up, %d GPUs\n", len(s.Devices))
+			return
+		}
+		fmt.Fprintln(w, "ok: exporter running; NVML not initialised (see nvidia_gpu_nvml_up)")
+	})
+	if o.enablePprof {
+		mux.HandleFunc(pprofPrefix, pprof.Index)
+		mux.HandleFunc(pprofPrefix+"cmdline", pprof.Cmdline)
+		mux.HandleFunc(pprofPrefix+"profile", pprof.Profile)
+		mux.HandleFunc(pprofPrefix+"symbol", pprof.Symbol)
+		mux.HandleFunc(pprofPrefix+"trace", pprof.Trace)
+	}
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Benchstation exporter",
+		Description: "NVIDIA GPU metrics read from NVML",
+		Version:     version.Info(),
+		// The page links to /debug/pprof/ only where it is served.
+		Profiling: fmt.Sprint(o.enablePprof),
+		Links: []web.LandingLinks{
+			{Address: o.metricsPath, Text: "Metrics"},
+			{Address: healthPath, Text: "Health"},
+		},
+	})
+	if err != nil {
+		logger.Error("no landing page", "err", err)
+	} else {
+		mux.Handle("/", landing)
+	}
+	return mux
+}
+
+// metricsHandler serves reg at the telemetry path.
+func metricsHandler(reg prometheus.Gatherer, logger *slog.Logger) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:            newScrapeErrorLog(logger, time.Now),
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 10,
+		Timeout:             30 * time.Second,
+	})
+}
+
+// quietInterval is the least time between two log lines about scrapes
+// that clients abandoned (and between two about scrapes that timed out).
+const quietInterval = time.Minute
+
+// scrapeErrorLog is promhttp's ErrorLog. promhttp logs once per metric
+// family that it fails to write, so one client hanging up mid-scrape
+// (Prometheus's scrape timeout, a load test ending, curl interrupted) made
+// dozens of ERROR lines "context canceled". A client that goes away is not
+// the exporter's error: such lines are debug records, at most one per
+// quietInterval, counting those left out. A scrape that ran past promhttp's
+// timeout is a warning, rate-limited alike. Anything else is an error.
+type scrapeErrorLog struct {
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	gone    limiter
+	timeout limiter
+}
+
+// limiter lets one line through per quietInterval and counts the others.
+type limiter struct {
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether a line may be logged now, and how many were
+// suppressed since the last one.
+func (l *limiter) allow(now time.Time) (bool, int) {
+	if !l.last.IsZero() && now.Sub(l.last) < quietInterval {
+		l.suppressed++
+		return false, 0
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	return true, n
+}
+
+var _ promhttp.Logger = (*scrapeErrorLog)(nil)
+
+func newScrapeErrorLog(logger *slog.Logger, now func() time.Time) *scrapeErrorLog {
+	return &scrapeErrorLog{logger: logger, now: now}
+}
+
+// Println implements promhttp.Logger.
+func (l *scrapeErrorLog) Println(v ...any) {
+	msg := strings.TrimSuffix(fmt.Sprintln(v...), "\n")
+	var err error
+	for _, a := range v {
+		if e, ok := a.(error); ok {
+			err = e
+		}
+	}
+	switch {
+	case clientGone(err):
+		l.mu.Lock()
+		ok, suppressed := l.gone.allow(l.now())
+		l.mu.Unlock()
+		if ok {
+			l.logger.Debug("scrape abandoned by the client", "err", msg, "suppressed_since_last", suppressed)
+		}
+	case errors.Is(err, http.ErrHandlerTimeout):
+		l.mu.Lock()
+		ok, suppressed := l.timeout.allow(l.now())
+		l.mu.Unlock()
+		if ok {
+			l.logger.Warn("scrape ran past its timeout", "err", msg, "suppressed_since_last", suppressed)
+		}
+	default:
+		l.logger.Error(msg)
+	}
+}
+
+// clientGone reports whether err says the client went away before the
+// response was written: its request context was cancelled, or the
+// connection was closed or reset.
+func clientGone(err error) bool {
+	return err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, http.ErrAbortHandler))
+}
