@@ -36,20 +36,27 @@ const (
 type localTarget struct {
 	addr string
 	path string
+	// more are further addresses of the same job (a second GPU host).
+	more []string
 }
 
 // TestStackEndToEnd is the stack's end-to-end check. It builds the exporter
 // and the bencher, and starts on loopback ports: the vLLM simulator
-// (`bencher sim`, job "vllm"), the exporter simulating a DGX H100 (8 GPUs)
-// and polling a fake Batch API that holds jobs in several states (job
-// "benchstation-exporter"), a short `bencher run` against the simulator
+// (`bencher sim`, job "vllm"), two exporters under job
+// "benchstation-exporter" (startSimStack): one simulating a DGX H100 (8
+// GPUs) and polling a fake Batch API that holds jobs in several states,
+// the other a DGX A100 (8 GPUs), a short `bencher run` against the simulator
 // serving live metrics (job "bencher"), and the real Prometheus with the
 // repository's prometheus.yml and rules, its targets moved to those ports
 // and its intervals cut to 1 s (job "prometheus" is itself). Once every
 // target is up, the bencher run has been scraped and every recording rule
 // has been evaluated twice with data, it evaluates every PromQL expression
 // of the dashboards and alert rules (stackExprs) through Prometheus's HTTP
-// API: each must succeed and, unless event-only, return data.
+// API: each must succeed and, unless event-only, return data. Then each
+// per-GPU panel query must return series for every GPU of both hosts,
+// each naming its host and GPU under its own legend (checkPerGPUSeries),
+// and each query of the old workstation (oldQueries) must return data in
+// its old units (checkOldQueries).
 //
 // It logs two figures, "figure: e2e wall time" and "figure: head series".
 func TestStackEndToEnd(t *testing.T) {
@@ -58,20 +65,12 @@ func TestStackEndToEnd(t *testing.T) {
 	t.Cleanup(func() { // runs last, after every process is stopped
 		t.Logf("figure: e2e wall time %.1fs (whole test: builds, start-up, queries and shutdown)", time.Since(start).Seconds())
 	})
-	promBin := promtest.Binary(t, "prometheus")
+	promBinary(t) // skips before the builds where there is no Prometheus
 	root := repoRoot(t)
 	dir := t.TempDir()
 
-	// The local stand-in of each job of prometheus.yml.
-	targets := func(sim, exporter, bencher, prom string) map[string]localTarget {
-		return map[string]localTarget{
-			"vllm":                  {addr: sim},
-			"benchstation-exporter": {addr: exporter},
-			"bencher":               {addr: bencher, path: "/metrics"},
-			"prometheus":            {addr: prom},
-		}
-	}
-	loopbackConfig(t, root, targets("", "", "", "")) // a job without a stand-in fails before the builds
+	// A job without a stand-in fails before the builds.
+	loopbackConfig(t, root, map[string]localTarget{"vllm": {}, "benchstation-exporter": {}, "bencher": {}, "prometheus": {}})
 
 	// Built as the packages' own binary tests build them, to share the
 	// build cache: the bencher with -race under -race, the exporter without.
@@ -81,33 +80,21 @@ func TestStackEndToEnd(t *testing.T) {
 	})
 	built := time.Now()
 
-	loopback := func() string { return fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t)) }
-	simAddr, exporterAddr, bencherAddr, promAddr := loopback(), loopback(), loopback(), loopback()
-	local := targets(simAddr, exporterAddr, bencherAddr, promAddr)
-	cfg := loopbackConfig(t, root, local)
-
-	batches := fakeBatchAPI(t)
-	keyFile := filepath.Join(dir, "batch.key")
-	require.NoError(t, os.WriteFile(keyFile, []byte(e2eBatchKey+"\n"), 0o600))
-
-	sim := startProcess(t, "bencher sim", bins["bencher"], "sim", "--listen", simAddr)
-	exporter := startProcess(t, "exporter", bins["exporter"], "--web.listen-address="+exporterAddr,
-		"--nvml.simulate=dgxh100", "--batch.endpoint="+batches.URL, "--batch.api-key-file="+keyFile,
-		"--batch.interval=1s", "--log.level=warn")
-	prom := startPrometheus(t, promBin, writeYAML(t, dir, "prometheus.yml", cfg), dir, promAddr)
-
-	waitHTTP(t, "http://"+simAddr+"/health", 20*time.Second, sim)
-	run := startProcess(t, "bencher run", bins["bencher"], "run", "--target", "http://"+simAddr+"/v1",
+	// Two GPU hosts of different models, under one job: every per-GPU
+	// panel must keep their GPUs apart.
+	bencherAddr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
+	stack := startSimStack(t, root, dir, bins, localTarget{addr: bencherAddr, path: "/metrics"}, e2eHosts...)
+	prom := stack.prom
+	run := startProcess(t, "bencher run", bins["bencher"], "run", "--target", "http://"+stack.simAddr+"/v1",
 		"--name", "stack-e2e", "--duration", "8s", "--concurrency", "4", "--input-tokens", "128", "--output-tokens", "32",
 		"--metrics-listen", bencherAddr, "--metrics-linger", "3m", "--results-dir", filepath.Join(dir, "results"),
 		"--progress", "never")
 	// While it lingers the bencher sleeps through SIGINT; its document is
 	// written by then, so it is killed soon after.
 	run.grace = time.Second
-	waitHTTP(t, "http://"+exporterAddr+"/healthz", 20*time.Second, exporter)
 	waitHTTP(t, "http://"+bencherAddr+"/metrics", 20*time.Second, run)
 
-	waitStackReady(t, prom, slices.Sorted(maps.Keys(local)))
+	waitStackReady(t, prom, stack.targets)
 	ready := time.Now()
 
 	exprs := stackExprs(t)
@@ -116,6 +103,8 @@ func TestStackEndToEnd(t *testing.T) {
 	if len(failures) > 0 {
 		t.Errorf("%d of %d expressions failed:\n%s", len(failures), len(exprs), strings.Join(failures, "\n"))
 	}
+	checkPerGPUSeries(t, prom, exprs, len(e2eHosts))
+	checkOldQueries(t, prom)
 
 	logSeriesFigures(t, prom)
 	t.Logf("figure: e2e phases: builds %.1fs, stack ready %.1fs later, %d expressions evaluated in %.1fs",
@@ -179,7 +168,11 @@ func loopbackConfig(t *testing.T, root string, targets map[string]localTarget) m
 				delete(sc, k)
 			}
 		}
-		sc["static_configs"] = []any{map[string]any{"targets": []any{local.addr}}}
+		addrs := []any{local.addr}
+		for _, a := range local.more {
+			addrs = append(addrs, a)
+		}
+		sc["static_configs"] = []any{map[string]any{"targets": addrs}}
 		if local.path != "" {
 			sc["metrics_path"] = local.path
 		}
@@ -321,7 +314,8 @@ func waitHTTP(t *testing.T, url string, timeout time.Duration, p *process) {
 	}
 }
 
-// waitStackReady waits until every job's target is up, the bencher run has
+// waitStackReady waits until every target is up (jobs lists each
+// target's job, sorted: a job of two targets twice), the bencher run has
 // been scraped at least three times, the exporter has polled the Batch API,
 // and every recording rule Prometheus loaded has produced at least two
 // samples (so, been evaluated at least twice with data).
@@ -453,8 +447,8 @@ func logSeriesFigures(t *testing.T, prom *promtest.Server) {
 	}
 	scraped := one(`count({job=~"benchstation-exporter|vllm", __name__!~"instance_model:.+"})`)
 	recorded := one(`count({__name__=~"instance_model:.+"})`)
-	t.Logf("figure: head series %s current series (prometheus_tsdb_head_series %s) for one simulated 8-GPU host (dgxh100, batch jobs included), the vLLM simulator, one bencher run and Prometheus itself; by job: %s",
-		total, head, strings.Join(parts, ", "))
-	t.Logf("figure: the simulated 8-GPU host and the simulator alone: %s scraped series, plus %s from the recording rules",
+	t.Logf("figure: head series %s current series (prometheus_tsdb_head_series %s) for %d simulated 8-GPU hosts (%s; batch jobs on the first), the vLLM simulator, one bencher run and Prometheus itself; by job: %s",
+		total, head, len(e2eHosts), strings.Join(e2eHosts, ", "), strings.Join(parts, ", "))
+	t.Logf("figure: the simulated 8-GPU hosts and the simulator alone: %s scraped series, plus %s from the vLLM recording rules",
 		scraped, recorded)
 }

@@ -18,6 +18,8 @@ type Expr struct {
 	Where string
 	// Query is the PromQL text.
 	Query string
+	// Legend is a dashboard target's legend format.
+	Legend string
 	// EventOnly marks expressions that return data only after an event
 	// (an XID error, an aborted request); the end-to-end test does not
 	// require data from them.
@@ -63,7 +65,7 @@ func stackExprs(t *testing.T) []Expr {
 			for _, p := range events {
 				event = event || strings.HasPrefix(q.Where, p)
 			}
-			out = append(out, Expr{Where: q.Where, Query: promcheck.Substitute(q.Expr, rangeForTest), EventOnly: event})
+			out = append(out, Expr{Where: q.Where, Query: promcheck.Substitute(q.Expr, rangeForTest), Legend: q.Legend, EventOnly: event})
 		}
 	}
 	rules, err := provisioning.PromQL()

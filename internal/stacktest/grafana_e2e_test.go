@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,7 +83,7 @@ func TestGrafanaEndToEnd(t *testing.T) {
 			t.Fatalf("the plugin is not built (%v): run `go tool mage plugin` (go tool mage e2e does)", err)
 		}
 	}
-	promBin := promtest.Binary(t, "prometheus")
+	promBinary(t)
 	dir := t.TempDir()
 	start := time.Now()
 
@@ -93,26 +92,9 @@ func TestGrafanaEndToEnd(t *testing.T) {
 		"exporter": {"./exporter/cmd/benchstation-exporter"},
 	})
 
-	loopback := func() string { return fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t)) }
-	simAddr, exporterAddr, promAddr, grafanaAddr := loopback(), loopback(), loopback(), loopback()
-	local := map[string]localTarget{
-		"vllm":                  {addr: simAddr},
-		"benchstation-exporter": {addr: exporterAddr},
-		"bencher":               {addr: grafanaAddr, path: "/metrics/plugins/" + pluginID},
-		"prometheus":            {addr: promAddr},
-	}
-	cfg := loopbackConfig(t, root, local)
-
-	batches := fakeBatchAPI(t)
-	keyFile := filepath.Join(dir, "batch.key")
-	require.NoError(t, os.WriteFile(keyFile, []byte(e2eBatchKey+"\n"), 0o600))
-	sim := startProcess(t, "bencher sim", bins["bencher"], "sim", "--listen", simAddr)
-	exporter := startProcess(t, "exporter", bins["exporter"], "--web.listen-address="+exporterAddr,
-		"--nvml.simulate=dgxh100", "--batch.endpoint="+batches.URL, "--batch.api-key-file="+keyFile,
-		"--batch.interval=1s", "--log.level=warn")
-	prom := startPrometheus(t, promBin, writeYAML(t, dir, "prometheus.yml", cfg), dir, promAddr)
-	waitHTTP(t, "http://"+simAddr+"/health", 20*time.Second, sim)
-	waitHTTP(t, "http://"+exporterAddr+"/healthz", 20*time.Second, exporter)
+	grafanaAddr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
+	stack := startSimStack(t, root, dir, bins, localTarget{addr: grafanaAddr, path: "/metrics/plugins/" + pluginID}, "dgxh100")
+	prom, simAddr, promAddr := stack.prom, stack.simAddr, stack.promAddr
 
 	results := filepath.Join(dir, "results") // a volume in the compose stack: there before Grafana
 	require.NoError(t, os.MkdirAll(results, 0o755))
@@ -157,13 +139,7 @@ func TestGrafanaEndToEnd(t *testing.T) {
 	checkPluginDocument(t, filepath.Join(results, base+".json"), "http://"+promAddr)
 	checkPluginDocument(t, filepath.Join(results, withOutputs+".json"), "http://"+promAddr)
 
-	waitStackReady(t, prom, slices.Sorted(func(yield func(string) bool) {
-		for job := range local {
-			if !yield(job) {
-				return
-			}
-		}
-	}))
+	waitStackReady(t, prom, stack.targets)
 	t.Logf("figure: stack ready with two runs %.1fs after the suite started", time.Since(start).Seconds())
 
 	if hold, err := time.ParseDuration(os.Getenv("E2E_HOLD")); err == nil && hold > 0 {
