@@ -20,6 +20,9 @@ func matrixCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, st
 	if err != nil {
 		return fail(stderr, err)
 	}
+	if err := applyFaults(o); err != nil {
+		return fail(stderr, err)
+	}
 	p, err := newPlan(o, red)
 	if err != nil {
 		return fail(stderr, err)
@@ -67,4 +70,34 @@ func matrixAxes(o *loadOptions) ([]profile, []int, error) {
 		sizes[i] = int(l)
 	}
 	return profs, sizes, nil
+}
+
+// The --faults presets.
+const (
+	faultsNone = "none"
+	faultsDemo = "demo"
+	// demoFaultsHelp describes the demo preset.
+	demoFaultsHelp = "20% of requests answered 429 with Retry-After 1s, 10% answered 500"
+)
+
+// applyFaults sets the simulator's faults of a --faults preset, where no
+// --sim.fault.* flag set them.
+func applyFaults(o *loadOptions) error {
+	if o.faults != faultsDemo {
+		return nil
+	}
+	if o.target != "" {
+		return usagef("--faults %s: the faults are the built-in simulator's; leave out --target", o.faults)
+	}
+	f := &o.sim.faults
+	if f.RateLimit == 0 {
+		f.RateLimit = 0.2
+	}
+	if f.ServerError == 0 {
+		f.ServerError = 0.1
+	}
+	if f.RetryAfter <= 0 {
+		f.RetryAfter = time.Second
+	}
+	return nil
 }

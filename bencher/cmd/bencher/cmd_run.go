@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,6 +133,9 @@ func headers(rs []ran) []*results.Header {
 // JUnit report and returns the exit code.
 func benchmark(ctx context.Context, p *plan, specs []spec, render func(io.Writer, []*results.Header) error,
 	stdout, stderr io.Writer, log *slog.Logger, bar bool) int {
+	if err := preflight(p.o, log); err != nil {
+		return fail(stderr, err)
+	}
 	s, err := startSession(ctx, p, stderr, log, bar)
 	if err != nil {
 		return fail(stderr, err)
@@ -147,7 +151,7 @@ func benchmark(ctx context.Context, p *plan, specs []spec, render func(io.Writer
 		}
 	}
 	if p.o.junit != "" && len(rs) > 0 {
-		if err := writeJUnit(p.o.junit, headers(rs)); err != nil {
+		if _, err := guarded(func() (bool, error) { return true, writeJUnit(p.o.junit, headers(rs)) }); err != nil {
 			runErr = firstErr(runErr, err)
 		}
 	}
@@ -158,12 +162,38 @@ func benchmark(ctx context.Context, p *plan, specs []spec, render func(io.Writer
 		}
 		return code
 	}
-	code := verdict(stderr, rs)
+	code := verdict(stderr, rs, p.apiKey != "")
 	if ctx.Err() != nil && len(rs) < len(specs) && code != exitInterrupted {
 		fmt.Fprintf(stderr, "bencher: interrupted after %d of %d runs\n", len(rs), len(specs))
 		return exitInterrupted
 	}
 	return code
+}
+
+// preflight checks, before anything runs, that the result documents and
+// the JUnit report can be written: a probe file is created and removed in
+// --results-dir and beside --junit. It removes the leftover temporary
+// files of documents whose writer was killed.
+func preflight(o *loadOptions, log *slog.Logger) error {
+	dir := o.resultsDir
+	if dir == "" {
+		dir = results.DefaultDir
+	}
+	if err := results.CheckWritable(dir); err != nil {
+		return fmt.Errorf("--results-dir %s is not writable: %w", dir, err)
+	}
+	if removed, err := results.CleanTemps(dir, results.TempMaxAge); err == nil && len(removed) > 0 {
+		log.Info("removed leftover temporary result files", "dir", dir, "files", removed)
+	}
+	if o.junit != "" {
+		if fi, err := os.Stat(o.junit); err == nil && fi.IsDir() {
+			return fmt.Errorf("--junit %s is a directory", o.junit)
+		}
+		if err := results.CheckWritable(filepath.Dir(o.junit)); err != nil {
+			return fmt.Errorf("--junit %s: its directory is not writable: %w", o.junit, err)
+		}
+	}
+	return nil
 }
 
 // finishedOf says how many requests of an interrupted run had finished.
@@ -201,7 +231,7 @@ func writeJUnit(path string, hs []*results.Header) error {
 
 // verdict returns the exit code of the runs that ran, saying why when it
 // is not 0: an interruption wins, then a failed run, then a breached gate.
-func verdict(stderr io.Writer, rs []ran) int {
+func verdict(stderr io.Writer, rs []ran, withKey bool) int {
 	code := exitOK
 	raise := func(c int) {
 		rank := map[int]int{exitOK: 0, exitBreach: 1, exitError: 2, exitInterrupted: 3}
@@ -222,6 +252,10 @@ func verdict(stderr io.Writer, rs []ran) int {
 		case d.Summary.Requests > 0 && d.Summary.Succeeded == 0:
 			fmt.Fprintf(stderr, "bencher: run %s: no request succeeded (see the errors above)\n", d.ID)
 			raise(exitError)
+		}
+		if n := d.Summary.HTTPStatusCounts[401] + d.Summary.HTTPStatusCounts[403]; n > 0 {
+			fmt.Fprintf(stderr, "bencher: run %s: %d requests answered 401/403: %s\n", d.ID, n,
+				keyHint(withKey))
 		}
 		for _, g := range d.Gates {
 			if !g.Pass {

@@ -68,6 +68,7 @@ type loadOptions struct {
 
 	profile, sweep  string // run only
 	profiles, sizes string // matrix only
+	faults          string // matrix only
 
 	prom promOptions
 	sim  simOptions

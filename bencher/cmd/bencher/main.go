@@ -55,15 +55,18 @@ Exit codes:
        --threshold expression, a bad dataset line (FILE:LINE)
   3    an --slo gate was breached, or compare found a regression
   130  interrupted (SIGINT, SIGTERM); the partial result is still written
-       (a second signal ends the process at once)
+       (a second signal ends the process at once, except while a result
+       file is written: that write finishes first)
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second signal ends the process at once
-	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	writes = newFinalWrites(os.Exit, os.Stderr)
+	// The first signal stops the run; a second one ends the process at
+	// once, except during the write of a result file (see finalWrites).
+	go writes.watch(sigs, cancel)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -109,6 +112,9 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 	addLoadFlags(matrixCmd, &c.matrix)
 	matrixCmd.Flag("profiles", "Comma-separated profiles to run.").Default(strings.Join(profileNames(), ",")).StringVar(&c.matrix.profiles)
 	matrixCmd.Flag("sizes", "Comma-separated run sizes, in requests.").Default("10,100,5000").StringVar(&c.matrix.sizes)
+	matrixCmd.Flag("faults", "Faults the built-in simulator injects: none, or demo ("+demoFaultsHelp+
+		"), which shows why retries matter. Explicit --sim.fault.* flags win.").
+		Default(faultsNone).EnumVar(&c.matrix.faults, faultsNone, faultsDemo)
 	addSimFlags(matrixCmd, "sim.", &c.matrix.sim)
 
 	simCmd := app.Command("sim", "Serve the built-in vLLM simulator (OpenAI API and /metrics) until interrupted.")
@@ -139,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bencher: %v (see --help)\n", err)
+		fmt.Fprintf(stderr, "bencher: %s (see --help)\n", errText(err))
 		return exitUsage
 	}
 	log := newLogger(stderr, c.logLevel, red)
@@ -228,12 +234,23 @@ func barWanted(stderr io.Writer, cmd string, c *cli) bool {
 func fail(stderr io.Writer, err error) int {
 	switch {
 	case errors.As(err, new(usageError)):
-		fmt.Fprintf(stderr, "bencher: %v\n", err)
+		fmt.Fprintf(stderr, "bencher: %s\n", errText(err))
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "bencher: interrupted before the run began; nothing was measured")
 		return exitInterrupted
 	}
-	fmt.Fprintf(stderr, "bencher: %v\n", err)
+	fmt.Fprintf(stderr, "bencher: %s\n", errText(err))
 	return exitError
+}
+
+// errText returns err's message without the "bencher: " prefixes that the
+// library's errors carry, since every line the command prints starts with
+// one already: never "bencher: bencher: ...".
+func errText(err error) string {
+	s := err.Error()
+	for strings.HasPrefix(s, "bencher: ") {
+		s = strings.TrimPrefix(s, "bencher: ")
+	}
+	return strings.ReplaceAll(s, ": bencher: ", ": ")
 }

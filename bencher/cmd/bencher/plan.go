@@ -280,8 +280,19 @@ func (p *plan) runnerOptions(s spec) []bencher.Option {
 	}
 }
 
-// check validates the runner options of every spec before anything runs.
+// check validates the runner options of every spec before anything runs:
+// a plan that cannot measure anything or that the machine cannot hold is a
+// usage error.
 func (p *plan) check(specs []spec) error {
+	if err := p.checkFlags(); err != nil {
+		return err
+	}
+	limit := maxInFlight(p.o.target == "")
+	for _, s := range specs {
+		if err := p.checkSpec(s, limit); err != nil {
+			return err
+		}
+	}
 	for _, s := range specs {
 		target := p.o.target
 		if target == "" {
@@ -293,4 +304,69 @@ func (p *plan) check(specs []spec) error {
 		}
 	}
 	return nil
+}
+
+// checkFlags refuses flags that no run can satisfy.
+func (p *plan) checkFlags() error {
+	o := p.o
+	if o.set.requests && o.requests <= 0 {
+		return usagef("--requests %d: want at least 1 (leave --requests out to send until --duration ends)", o.requests)
+	}
+	if len(p.slos) == 0 {
+		for _, g := range p.gates {
+			switch g.Name {
+			case "goodput", "good_requests", "slo_attainment":
+				return usagef("--slo %s: %s needs --request-slo (the per-request objectives it counts)", g.Text, g.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// checkSpec refuses a run that would measure nothing, or that asks for
+// more requests in flight than the process can open connections for.
+func (p *plan) checkSpec(s spec, limit int) error {
+	o := p.o
+	if s.requests > 0 && o.warmup >= s.requests {
+		return usagef("--warmup %d with %d requests leaves no request to measure: want fewer warm-up requests than requests",
+			o.warmup, s.requests)
+	}
+	if s.concurrency > limit {
+		where := "--concurrency"
+		if o.sweep != "" {
+			where = "--sweep"
+		}
+		return usagef("%s %d: more requests in flight than this process can hold: each needs a connection, and it may "+
+			"open %d files (ulimit -n)%s; want at most %d", where, s.concurrency, openFileLimit(), simNote(o.target == ""), limit)
+	}
+	return nil
+}
+
+// simNote says why the limit is halved with the built-in simulator.
+func simNote(embedded bool) string {
+	if embedded {
+		return ", half of them for the built-in simulator's side"
+	}
+	return ""
+}
+
+// reservedFiles are the files kept for everything but the requests' own
+// connections (the results, the logs, the metrics endpoint, Prometheus).
+const reservedFiles = 256
+
+// maxConcurrencyCap is the most requests in flight whatever the file
+// limit: past it, the goroutines and buffers of the requests alone outgrow
+// the memory of most machines.
+const maxConcurrencyCap = 100_000
+
+// maxInFlight returns the most requests in flight the process can hold:
+// one connection each within the open-file limit (two with the embedded
+// simulator, which serves them in the same process), at most
+// maxConcurrencyCap.
+func maxInFlight(embedded bool) int {
+	n := openFileLimit() - reservedFiles
+	if embedded {
+		n /= 2
+	}
+	return max(min(n, maxConcurrencyCap), 1)
 }

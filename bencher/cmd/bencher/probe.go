@@ -26,6 +26,12 @@ type notOpenAIError struct{ msg string }
 
 func (e *notOpenAIError) Error() string { return e.msg }
 
+// keyRefusedError is the error of a target that answered 401 or 403: it
+// speaks HTTP, and refused the credentials (or their absence).
+type keyRefusedError struct{ msg string }
+
+func (e *keyRefusedError) Error() string { return e.msg }
+
 // notOpenAI returns a notOpenAIError.
 func notOpenAI(format string, args ...any) error {
 	return &notOpenAIError{fmt.Sprintf(format, args...)}
@@ -67,6 +73,10 @@ func probe(ctx context.Context, hc *http.Client, base string, red *secret.Redact
 		return "", fmt.Errorf("%s: reading the answer: %w", where, err)
 	}
 	shown := []byte(red.String(string(body))) // scrubbed whole, before bodyNote cuts it
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return "", &keyRefusedError{fmt.Sprintf("%s answered %s%s", where, resp.Status,
+			bodyNote(resp.Header.Get("Content-Type"), shown))}
+	}
 	if resp.StatusCode != http.StatusOK {
 		return "", notOpenAI("%s answered %s%s", where, resp.Status, bodyNote(resp.Header.Get("Content-Type"), shown))
 	}

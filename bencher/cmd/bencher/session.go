@@ -101,6 +101,10 @@ type ran struct {
 // stopped it.
 func (s *session) runAll(ctx context.Context, specs []spec) ([]ran, error) {
 	var out []ran
+	est := newEstimator(s.p, specs)
+	if d, ok := est.total(); ok && len(specs) > 1 {
+		fmt.Fprintf(s.stderr, "bencher: %d runs; estimated time %s (from the simulator's settings)\n", len(specs), roughly(d))
+	}
 	for i, sp := range specs {
 		if ctx.Err() != nil {
 			break
@@ -108,12 +112,18 @@ func (s *session) runAll(ctx context.Context, specs []spec) ([]ran, error) {
 		if len(specs) > 1 {
 			fmt.Fprintf(s.stderr, "bencher: run %d of %d: %s\n", i+1, len(specs), describe(sp))
 		}
+		began := time.Now()
 		doc, path, err := s.execute(ctx, sp)
+		est.finished(time.Since(began))
 		if doc != nil {
 			out = append(out, ran{doc, path})
 			if len(specs) > 1 && path != "" {
 				s.noteWritten(doc, path)
 			}
+		}
+		if d, ok := est.left(); ok && i+1 < len(specs) && err == nil && ctx.Err() == nil {
+			fmt.Fprintf(s.stderr, "bencher: %d of %d runs done; %s left (estimated from the runs so far)\n",
+				i+1, len(specs), roughly(d))
 		}
 		if err != nil {
 			return out, err
@@ -166,19 +176,40 @@ func (s *session) execute(ctx context.Context, sp spec) (*results.Document, stri
 	stopBar()
 	lr.Finish()
 	if err != nil {
-		doc, path, werr := results.WritePartial(s.p.o.resultsDir, nil, meta, err)
+		doc := results.NewPartial(nil, meta, err)
+		path, werr := s.write(doc)
 		if werr != nil {
-			path = ""
+			s.log.Warn("the partial result was not written", "err", werr)
 		}
 		return doc, path, fmt.Errorf("run %s: %w", id, err)
 	}
 	doc := results.New(res, meta)
 	s.addServerSide(ctx, doc)
-	path, err := results.Write(s.p.o.resultsDir, doc)
+	path, err := s.write(doc)
 	if err != nil {
-		return doc, "", fmt.Errorf("writing the result of run %s: %w", id, err)
+		return doc, path, fmt.Errorf("writing the result of run %s: %w", id, err)
 	}
 	return doc, path, nil
+}
+
+// write writes a run's document into the results directory, holding off
+// a second signal meanwhile (see finalWrites). When that fails (a full
+// disk, a directory gone), the document is kept in the fallback directory
+// and the error says where; path is then the fallback's, or "" when the
+// document could be kept nowhere.
+func (s *session) write(doc *results.Document) (string, error) {
+	path, err := guarded(func() (string, error) { return results.Write(s.p.o.resultsDir, doc) })
+	if err == nil {
+		return path, nil
+	}
+	fb, ferr := guarded(func() (string, error) { return results.WriteFallback(doc) })
+	if ferr != nil {
+		return "", fmt.Errorf("%w; keeping it in %s failed as well (%v): the document of run %s is lost, "+
+			"only this report remains", err, results.FallbackDir(), ferr, doc.ID)
+	}
+	fmt.Fprintf(s.stderr, "bencher: could not write run %s into %s (%s); the document was kept in %s\n",
+		doc.ID, s.p.o.resultsDir, errText(err), fb)
+	return fb, fmt.Errorf("%w (the document was kept in %s)", err, fb)
 }
 
 // noteWritten tells where a document was written, and how its run ended.

@@ -43,7 +43,7 @@ func openTarget(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger
 	t := &target{url: o.target, model: o.model}
 	hc, base, err := p.targetClient()
 	if err != nil {
-		return nil, targetError(o.target, err)
+		return nil, targetError(o.target, err, p.apiKey != "")
 	}
 	if o.checkTarget || o.model == "" {
 		model, err := probeModels(ctx, hc, base, p.red)
@@ -51,7 +51,7 @@ func openTarget(ctx context.Context, p *plan, stderr io.Writer, log *slog.Logger
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, targetError(o.target, err)
+			return nil, targetError(o.target, err, p.apiKey != "")
 		}
 		if t.model == "" {
 			t.model = model
@@ -81,8 +81,12 @@ func versionNote(v string) string {
 	return ", server version " + v
 }
 
-// targetError explains why the target cannot be benchmarked.
-func targetError(raw string, err error) error {
+// targetError explains why the target cannot be benchmarked; withKey says
+// whether an API key was sent.
+func targetError(raw string, err error, withKey bool) error {
+	if errors.As(err, new(*keyRefusedError)) {
+		return fmt.Errorf("the target %s refused the request: %w\n  %s", results.RedactURL(raw), err, keyHint(withKey))
+	}
 	if !errors.As(err, new(*notOpenAIError)) {
 		return fmt.Errorf("target %s: %w", results.RedactURL(raw), err)
 	}
@@ -92,6 +96,14 @@ func targetError(raw string, err error) error {
 	}
 	return fmt.Errorf("the target %s does not answer as an OpenAI-compatible server: %w\n  %s",
 		results.RedactURL(raw), err, hint)
+}
+
+// keyHint says what to do about a 401 or 403 from the target.
+func keyHint(withKey bool) string {
+	if withKey {
+		return "the target refused the API key: check the key in --api-key-file or $" + apiKeyEnv
+	}
+	return "the target wants an API key and none was given: put it in a file for --api-key-file, or in $" + apiKeyEnv
 }
 
 // startEmbedded starts the simulator on a loopback port.
