@@ -9,14 +9,29 @@ import (
 	"time"
 )
 
-// retryPolicy is exponential backoff with full jitter, deterministic from
-// the seed, the request index and the attempt.
+// retryPolicy is exponential backoff with jitter, deterministic from the
+// seed, the request index and the attempt: the wait before retry k (from
+// 1) is
+//
+//	min(max, base·2^(k−1)) · (1 + 0.15·u),  u uniform in [0, 1)
+//
+// so it is never shorter than the schedule (1 s, 2 s, 4 s, ... for the
+// inngest-style profile) and at most 15 % longer. This is the shape of
+// Inngest's own exponential backoff with jitter, which stretches each
+// doubling wait by up to 15 % (inngest/inngest pkg/backoff/backoff.go,
+// ExponentialJitterBackoff: backoff = 2^(n−1); backoff += backoff ·
+// 0.15·rand; ×10 s), here with the base and cap as configured.
+// (Inngest's default for functions is a fixed table, 15 s, 30 s, 1 min,
+// ... plus up to 30 s of jitter, too slow for a benchmark.)
 type retryPolicy struct {
 	max           int
 	base, ceiling time.Duration
 	maxRetryAfter time.Duration
 	seed          uint64
 }
+
+// retryJitter is the largest stretch of a backoff wait, as a share of it.
+const retryJitter = 0.15
 
 func newRetryPolicy(cfg *config) retryPolicy {
 	return retryPolicy{max: cfg.retries, base: cfg.retryBase, ceiling: cfg.retryMax,
@@ -25,7 +40,8 @@ func newRetryPolicy(cfg *config) retryPolicy {
 
 // delay is the wait before retrying after failed attempt number attempt
 // (from 1) of request index: the server's Retry-After when it sent one
-// (capped), else uniform in [0, min(ceiling, base·2^(attempt−1))].
+// (capped), else min(ceiling, base·2^(attempt−1)) stretched by a jitter of
+// up to 15 % (see retryPolicy).
 func (p *retryPolicy) delay(index, attempt int, res attemptResult) time.Duration {
 	if res.hasRetryAfter {
 		return min(res.retryAfter, p.maxRetryAfter)
@@ -35,7 +51,7 @@ func (p *retryPolicy) delay(index, attempt int, res attemptResult) time.Duration
 		ceil *= 2
 	}
 	ceil = min(ceil, p.ceiling)
-	return time.Duration(unitFloat(p.seed, uint64(index), uint64(attempt)) * float64(ceil))
+	return time.Duration((1 + retryJitter*unitFloat(p.seed, uint64(index), uint64(attempt))) * float64(ceil))
 }
 
 // unitFloat hashes its inputs (SplitMix64) into [0, 1).

@@ -42,7 +42,10 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestBackoffFullJitter(t *testing.T) {
+// TestBackoffExponentialWithJitter: the wait before retry k is the
+// documented schedule min(max, base·2^(k−1)) stretched by up to 15 %, never
+// shorter (issue #12, point 13: "1 s, doubling" meant no retry under 1 s).
+func TestBackoffExponentialWithJitter(t *testing.T) {
 	t.Parallel()
 	p := retryPolicy{max: 10, base: 100 * time.Millisecond, ceiling: time.Second, maxRetryAfter: 5 * time.Second, seed: 1}
 	ceilings := []time.Duration{100, 200, 400, 800, 1000, 1000}
@@ -53,12 +56,12 @@ func TestBackoffFullJitter(t *testing.T) {
 		const n = 4000
 		for i := range n {
 			d := p.delay(i, attempt, attemptResult{retryable: true})
-			require.GreaterOrEqual(t, d, time.Duration(0))
-			require.LessOrEqual(t, d, ceil, "attempt %d", attempt)
+			require.GreaterOrEqual(t, d, ceil, "attempt %d: never under the schedule", attempt)
+			require.LessOrEqual(t, d, ceil+ceil*15/100, "attempt %d: at most 15 %% over", attempt)
 			require.Equal(t, d, p.delay(i, attempt, attemptResult{retryable: true}), "deterministic")
 			sum += d
 		}
-		assert.InEpsilon(t, float64(ceil)/2, float64(sum/n), 0.05, "uniform in [0, %v]: mean", ceil)
+		assert.InEpsilon(t, float64(ceil)*1.075, float64(sum/n), 0.01, "uniform stretch: mean")
 	}
 	other := p
 	other.seed = 2
