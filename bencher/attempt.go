@@ -33,7 +33,7 @@ func (c *Client) attempt(ctx context.Context, st *state, body *reqBody, maxToken
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	hreq := c.newHTTPRequest(actx, body)
+	hreq := c.newHTTPRequest(c.traced(actx, st), body)
 	switch sent := time.Since(start); rec.Attempts {
 	case 1:
 		rec.Sent = sent

@@ -49,6 +49,11 @@ type Client struct {
 	logger    *slog.Logger
 	states    sync.Pool // *state
 	transport *http.Transport
+	// kernelClock: the transport's connections may carry kernel receive
+	// times (see kclock.go); clocks counts the chunks timed each way.
+	kernelClock bool
+	clocks      clockCounts
+	chunkLate   func()
 }
 
 // state is a worker's reusable scratch space.
@@ -56,6 +61,7 @@ type state struct {
 	dec     *sse.Decoder
 	scratch []byte
 	text    []byte
+	rx      rxState
 }
 
 // NewClient returns a Client configured by opts (see [Option]). An empty
@@ -113,9 +119,11 @@ func newClient(cfg *config) (*Client, error) {
 		// The transport alone: http.Client would add redirect handling
 		// and copies of the headers and URL to every request. It follows
 		// no redirect: a 3xx answer is a failure (see redirectMessage).
-		c.transport = newTransport(cfg.concurrency)
+		c.transport = newTransport(cfg.concurrency, !cfg.userClock)
 		c.send = c.transport.RoundTrip
+		c.kernelClock = !cfg.userClock && kernelClockSupported
 	}
+	c.chunkLate = cfg.chunkLate
 	c.states.New = func() any { return &state{dec: sse.NewDecoder(nil)} }
 	return c, nil
 }
@@ -184,14 +192,17 @@ func sameOriginClient(hc *http.Client) *http.Client {
 // concurrency itself, and a transport-side cap would make requests wait for
 // a connection after their send time was taken, hiding client-side queueing
 // inside "server" time.
-func newTransport(conc int) *http.Transport {
+//
+// With kernel on, its connections read with kernel receive timestamps
+// where the system has them (see stampConn).
+func newTransport(conc int, kernel bool) *http.Transport {
 	idle := conc
 	if idle <= 0 {
 		idle = 1024
 	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dialer(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}, kernel),
 		MaxIdleConns:          idle,
 		MaxIdleConnsPerHost:   idle,
 		IdleConnTimeout:       90 * time.Second,

@@ -54,7 +54,7 @@ func detectModel(ctx context.Context, cfg *config) (string, error) {
 	if cfg.httpClient != nil {
 		hc = sameOriginClient(cfg.httpClient)
 	} else {
-		tr := newTransport(1)
+		tr := newTransport(1, false)
 		defer tr.CloseIdleConnections()
 		hc = &http.Client{Transport: tr, CheckRedirect: secret.CheckRedirect}
 	}

@@ -73,6 +73,8 @@ type config struct {
 	observer       Observer
 	logger         *slog.Logger
 	redactor       *secret.Redactor
+	userClock      bool   // WithKernelTimestamps(false)
+	chunkLate      func() // tests: runs before each stream event is timed
 }
 
 func defaultConfig() config {

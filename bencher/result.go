@@ -37,6 +37,12 @@ type Result struct {
 	// Lateness measures how late the open-loop scheduler dispatched
 	// requests after their scheduled times (nil for a closed loop).
 	Lateness *Lateness `json:"scheduler_lateness,omitempty"`
+	// ClockSource says which clock timed the stream events: ClockKernel,
+	// ClockUser or ClockMixed ("" without streams).
+	ClockSource string `json:"clock_source,omitempty"`
+	// Client is how late the client itself was, and whether it was
+	// saturated (the bottleneck of its own measurements).
+	Client *ClientLoad `json:"client,omitempty"`
 	// Records has one record per scheduled request, by Index.
 	Records []Record `json:"records"`
 }

@@ -233,6 +233,7 @@ func (rn *run) exec() (*Result, error) {
 	stopWatch := context.AfterFunc(rn.ctx, func() { rn.stop(StopInterrupted) })
 	defer stopWatch()
 	log := rn.cfg.logger
+	probe := startLoadProbe()
 	log.Debug("bencher: run starting", "target", rn.client.Target(), "model", rn.cfg.redactor.Value(rn.cfg.model),
 		"concurrency", rn.cfg.concurrency, "rate", rn.cfg.rate, "requests", rn.total, "duration", rn.cfg.duration)
 	if rn.cfg.rate > 0 {
@@ -258,6 +259,7 @@ func (rn *run) exec() (*Result, error) {
 	if rn.cfg.rate > 0 {
 		res.Lateness = summarizeLateness(rn.lateness)
 	}
+	rn.client.finishLoad(probe, res)
 	log.Debug("bencher: run finished", "stop_reason", res.StopReason, "records", len(res.Records), "duration", elapsed)
 	return res, nil
 }

@@ -513,7 +513,7 @@ func TestResultJSON(t *testing.T) {
 	}
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(b, &doc))
-	assert.ElementsMatch(t, []string{"start", "end", "stop_reason", "config", "records"}, keys(doc))
+	assert.ElementsMatch(t, []string{"start", "end", "stop_reason", "config", "clock_source", "client", "records"}, keys(doc))
 	assert.Equal(t, map[string]any{
 		"target": url, "api": "completions", "model": "m", "stream": true, "mode": "closed_loop",
 		"concurrency": 1.0, "requests": 2.0, "duration_ns": 0.0, "warmup": 0.0, "timeout_ns": float64(DefaultTimeout),

@@ -26,7 +26,7 @@ func (c *Client) readStream(ctx, actx context.Context, st *state, body io.Reader
 	var ss streamState
 	for !ss.done {
 		ch, err := st.dec.Next()
-		now := time.Since(start)
+		now := c.chunkTime(st, start)
 		if err != nil {
 			c.streamEnded(ctx, actx, rec, err, now)
 			break
