@@ -102,9 +102,10 @@ func addLoadFlags(f flagger, o *loadOptions) {
 	f.Flag("timeout", "Time limit of one attempt of a request (0: none).").Default(bencher.DefaultTimeout.String()).DurationVar(&o.timeout)
 	f.Flag("retries", "Retries of a request after a connection error, HTTP 429 or 5xx, with exponential backoff "+
 		"honouring Retry-After (default 0, or the profile's).").IsSetByUser(&o.set.retries).IntVar(&o.retries)
-	f.Flag("retry-backoff", "Backoff ceiling of the first retry; it doubles at each retry (full jitter).").
+	f.Flag("retry-backoff", "Backoff of the first retry; it doubles at each retry up to --retry-backoff-max, and each wait is "+
+		"stretched by a random 0-15% (Inngest's exponential backoff with jitter): min(max, base*2^(k-1))*(1+0.15u).").
 		Default(bencher.DefaultRetryBase.String()).IsSetByUser(&o.set.retryBase).DurationVar(&o.retryBase)
-	f.Flag("retry-backoff-max", "Largest backoff ceiling of a retry.").
+	f.Flag("retry-backoff-max", "Largest backoff of a retry, before its jitter (of up to 15%).").
 		Default(bencher.DefaultRetryMax.String()).IsSetByUser(&o.set.retryMax).DurationVar(&o.retryMax)
 	f.Flag("max-error-rate", "Stop the run, marked failed, when more than this share (0-1) of requests failed (0: never).").
 		Default("0").FloatVar(&o.maxErrRate)

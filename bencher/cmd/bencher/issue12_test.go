@@ -290,3 +290,15 @@ func TestAPIKeyRefused(t *testing.T) {
 	assert.NotContains(t, r.stderr, "bencher: bencher:")
 	assert.NotContains(t, bytes.ToLower([]byte(r.stderr)), []byte("bencher: bencher"))
 }
+
+// TestRetryScheduleDocumented: the help describes the retry schedule that
+// the client follows (point 13): doubling from the base, stretched by up to
+// 15 %, never full jitter.
+func TestRetryScheduleDocumented(t *testing.T) {
+	t.Parallel()
+	top := strings.Join(strings.Fields(runInProcess(t, "--help").stdout), " ")
+	assert.Contains(t, top, "1s, 2s, 4s, 8s, 16s (at most 30s), each stretched by a random 0-15% as Inngest does, never shorter")
+	help := strings.Join(strings.Fields(runInProcess(t, "run", "--help").stdout), " ")
+	assert.Contains(t, help, "min(max, base*2^(k-1))*(1+0.15u)")
+	assert.NotContains(t, help+top, "full jitter")
+}

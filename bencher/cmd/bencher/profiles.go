@@ -28,7 +28,9 @@ func profiles() []profile {
 		{name: profileHighParallelism, help: "50 concurrent requests, no retries",
 			concurrency: 50, retries: 0},
 		{name: profileInngest, help: "a durable job queue: 10 concurrent requests, each retried\n" +
-			"up to 5 times with exponential backoff (1s, doubling, at most\n30s; Retry-After honoured)",
+			"up to 5 times with exponential backoff: 1s, 2s, 4s, 8s, 16s\n" +
+			"(at most 30s), each stretched by a random 0-15% as Inngest\n" +
+			"does, never shorter; Retry-After honoured instead when sent",
 			concurrency: 10, retries: 5, retryBase: time.Second, retryMax: 30 * time.Second},
 	}
 }
