@@ -22,8 +22,8 @@ const (
 	// DefaultTimeout is the limit on one attempt of a request, from its
 	// sending to the end of its response.
 	DefaultTimeout = 10 * time.Minute
-	// DefaultRetryBase is the first retry's backoff ceiling; it doubles at
-	// each retry (full jitter: the wait is uniform in [0, ceiling]).
+	// DefaultRetryBase is the first retry's backoff; it doubles at each
+	// retry, and each wait is stretched by a random 0–15 % (see WithBackoff).
 	DefaultRetryBase = 250 * time.Millisecond
 	// DefaultRetryMax caps the backoff ceiling.
 	DefaultRetryMax = 10 * time.Second
@@ -221,8 +221,10 @@ func WithWarmup(n int) Option { return func(c *config) { c.warmup = n } }
 func WithRetries(n int) Option { return func(c *config) { c.retries = n } }
 
 // WithBackoff sets the exponential backoff of retries: the wait before
-// retry k (from 1) is uniform in [0, min(max, base·2^(k−1))] ("full
-// jitter"). Defaults DefaultRetryBase and DefaultRetryMax.
+// retry k (from 1) is min(max, base·2^(k−1))·(1 + 0.15·u), u uniform in
+// [0, 1): never shorter than the schedule, at most 15 % longer (Inngest's
+// exponential backoff with jitter). Defaults DefaultRetryBase and
+// DefaultRetryMax.
 func WithBackoff(base, maxDelay time.Duration) Option {
 	return func(c *config) { c.retryBase, c.retryMax = base, maxDelay }
 }
