@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"strings"
@@ -190,4 +191,23 @@ func TestCompareNoSamplesIsARegression(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, c.Write(&b, FormatTable))
 	assert.Regexp(t, `ttft_p95 \(ms\) +[0-9.]+ +n/a`, b.String())
+}
+
+// TestNotSentShown: requests never sent are shown apart from the failures,
+// in the run's report and in the matrix.
+func TestNotSentShown(t *testing.T) {
+	t.Parallel()
+	recs := fixtureRecords(20, 4, 1, lcg(11))
+	for i := 15; i < 20; i++ {
+		recs[i] = bencher.Record{Index: i, ID: recs[i].ID, Scheduled: recs[i].Scheduled, Error: bencher.ErrNotSent}
+	}
+	doc := fixtureDoc(t, "20261127T101500Z-b0b0b0", 20, 4, 1)
+	res := &bencher.Result{Start: fixedStart, End: fixedStart.Add(recs[14].End), StopReason: bencher.StopInterrupted,
+		Config: doc.Config.Run, Records: recs}
+	doc = results.NewPartial(res, results.Meta{ID: doc.ID, Profile: "p"}, context.Canceled)
+	require.Equal(t, 5, doc.Summary.NotSent)
+	table := string(render(t, func(b *bytes.Buffer) error { return Report(b, doc, FormatTable) }))
+	assert.Regexp(t, `(?m)^Not sent \(outside the success rate\): +5$`, table)
+	mx := string(render(t, func(b *bytes.Buffer) error { return Matrix(b, []*results.Header{&doc.Header}, FormatTable) }))
+	assert.Contains(t, mx, "(5 not sent)")
 }

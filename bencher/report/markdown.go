@@ -59,6 +59,7 @@ func markdownReport(h *results.Header) string {
 		{"Model", code(h.Environment.Model)},
 		{"Status", status(h)},
 		{"Successful requests", strconv.Itoa(s.Succeeded) + " / " + strconv.Itoa(s.Requests)},
+		{"Not sent (outside the success rate)", strconv.Itoa(s.NotSent)},
 		{"Success rate", valueOf(s, "success_rate", pctSign)},
 		{"Benchmark duration (s)", measured(s, f2(s.Window.DurationS))},
 		{"Total input / generated tokens", strconv.Itoa(s.InputTokens) + " / " + strconv.Itoa(s.OutputTokens)},

@@ -41,6 +41,9 @@ type MatrixRow struct {
 	// beyond each request's first.
 	Failed  int `json:"failed"`
 	Retries int `json:"retries"`
+	// NotSent counts the requests never sent (the run stopped first); they
+	// are outside the success rate.
+	NotSent int `json:"not_sent"`
 	// GPUMemoryPeakBytes is the server side's GPU memory peak, when known.
 	GPUMemoryPeakBytes *float64 `json:"gpu_memory_peak_bytes,omitempty"`
 	// Ratio compares the run with the first run of its size (the row it is
@@ -76,7 +79,7 @@ func MatrixRows(runs []*results.Header) []MatrixRow {
 			RequestThroughput: optValue(s, "request_throughput"), OutputThroughput: optValue(s, "output_throughput"),
 			TTFTP50: optValue(s, "ttft_p50"), TTFTP95: optValue(s, "ttft_p95"),
 			E2ELP50: optValue(s, "e2el_p50"), E2ELP95: optValue(s, "e2el_p95"),
-			SuccessRate: optValue(s, "success_rate"), Failed: s.Failed, Retries: s.Retries,
+			SuccessRate: optValue(s, "success_rate"), Failed: s.Failed, Retries: s.Retries, NotSent: s.NotSent,
 		}
 		if s.Measured() {
 			d := s.Window.DurationS
@@ -136,7 +139,11 @@ func Matrix(w io.Writer, runs []*results.Header, f Format) error {
 	}
 	var cells [][]string
 	for _, r := range rows {
-		row := []string{runLabel(r.Title, r.Status, r.Simulated), r.Load, strconv.Itoa(r.Requests),
+		requests := strconv.Itoa(r.Requests)
+		if r.NotSent > 0 {
+			requests += " (" + strconv.Itoa(r.NotSent) + " not sent)"
+		}
+		row := []string{runLabel(r.Title, r.Status, r.Simulated), r.Load, requests,
 			opt(r.DurationS), opt(r.RequestThroughput), opt(r.OutputThroughput),
 			opt(r.TTFTP50), opt(r.TTFTP95), opt(r.E2ELP50), opt(r.E2ELP95), optPct(r.SuccessRate),
 			strconv.Itoa(r.Failed), strconv.Itoa(r.Retries)}

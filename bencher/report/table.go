@@ -45,6 +45,9 @@ func tableReport(h *results.Header) string {
 	b.kv("Status:", status(h))
 	b.kv("Successful requests:", strconv.Itoa(s.Succeeded))
 	b.kv("Failed requests:", strconv.Itoa(s.Failed))
+	if s.NotSent > 0 {
+		b.kv("Not sent (outside the success rate):", strconv.Itoa(s.NotSent))
+	}
 	b.kv("Success rate (%):", valueOf(s, "success_rate", pct))
 	b.kv("Benchmark duration (s):", measured(s, f2(s.Window.DurationS)))
 	b.kv("Total input tokens:", strconv.Itoa(s.InputTokens))
