@@ -66,6 +66,12 @@ type Header struct {
 	// SchedulerLateness is the open-loop scheduler's lateness (see
 	// bencher.Lateness); omitted for a closed loop.
 	SchedulerLateness *bencher.Lateness `json:"scheduler_lateness,omitempty"`
+	// ClockSource says which clock timed the stream events
+	// (bencher.ClockKernel, ClockUser, ClockMixed); empty without streams.
+	ClockSource string `json:"clock_source,omitempty"`
+	// Client is how late the client itself was; Client.Saturated marks a
+	// run whose latencies include the client's own delays.
+	Client *bencher.ClientLoad `json:"client,omitempty"`
 	// ServerSide is what the server's metrics showed during the run.
 	ServerSide *ServerSide `json:"server_side,omitempty"`
 
@@ -191,3 +197,7 @@ func (h *Header) Title() string {
 	}
 	return h.ID
 }
+
+// ClientSaturated reports whether the client was the bottleneck of its
+// own measurements (Client.Saturated).
+func (h *Header) ClientSaturated() bool { return h.Client != nil && h.Client.Saturated }

@@ -113,6 +113,7 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 		h.Gates = gate.Check(m.Gates, h.Summary)
 	}
 	h.SchedulerLateness = res.Lateness
+	h.ClockSource, h.Client = res.ClockSource, res.Client
 	h.ServerSide = m.ServerSide
 	h.RecordCount = len(records)
 	if m.OmitRecords {

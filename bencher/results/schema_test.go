@@ -243,3 +243,30 @@ func TestSchemaNotSentAndRetried(t *testing.T) {
 	assert.Contains(t, string(data), `"not_sent": 5`)
 	assert.Contains(t, string(data), `"attempt_sent_ns":[`)
 }
+
+// TestSchemaClientLoad: the client's load and clock source validate and
+// come back as written; an unknown reason or clock is refused.
+func TestSchemaClientLoad(t *testing.T) {
+	t.Parallel()
+	sch := compileSchema(t)
+	res := fakeResult(10, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	lag, wait := 12.5, 0.4
+	res.ClockSource = bencher.ClockKernel
+	res.Client = &bencher.ClientLoad{Saturated: true, Reasons: []string{bencher.ReasonReadLag, bencher.ReasonCPUWait},
+		ReadLagP99Ms: &lag, CPUWait: &wait}
+	doc := New(res, fullMeta(t))
+	assert.True(t, doc.ClientSaturated())
+	data := encode(t, doc)
+	require.NoError(t, validateJSON(sch, data))
+	got, err := Decode(strings.NewReader(string(data)))
+	require.NoError(t, err)
+	assert.Equal(t, bencher.ClockKernel, got.ClockSource)
+	assert.Equal(t, res.Client, got.Client)
+	for _, bad := range []string{
+		strings.Replace(string(data), `"read_lag"`, `"bored"`, 1),
+		strings.Replace(string(data), `"kernel"`, `"sundial"`, 1),
+	} {
+		require.NotEqual(t, string(data), bad)
+		assert.Error(t, validateJSON(sch, []byte(bad)))
+	}
+}
