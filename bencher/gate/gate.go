@@ -105,6 +105,8 @@ func marshal(v any) ([]byte, error) {
 // threshold.
 func (o Outcome) Reason() string {
 	switch {
+	case o.Name == ClientSaturated && !o.Pass:
+		return "the client was saturated: its own delays are in the latencies measured"
 	case !o.Found:
 		return NoSamples + " for " + o.Name
 	case !o.Pass:
@@ -202,6 +204,21 @@ func Check(gates []Gate, v Valuer) []Outcome {
 		out[i] = Outcome{Gate: g, Actual: actual, Found: found, Pass: found && g.Op.holds(actual, g.Threshold)}
 	}
 	return out
+}
+
+// ClientSaturated is the name of the outcome that refuses a run whose
+// client was saturated (the bottleneck of its own measurements): gates
+// never pass on latencies the client itself inflated.
+const ClientSaturated = "client_saturated"
+
+// Saturated is the failing outcome added to the gates of a run whose
+// client was saturated, for the reasons given (such as "read_lag").
+func Saturated(reasons []string) Outcome {
+	text := ClientSaturated
+	if len(reasons) > 0 {
+		text += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	return Outcome{Gate: Gate{Name: ClientSaturated, Op: LE, Threshold: 0, Text: text}, Actual: 1, Found: true}
 }
 
 // Passed reports whether every outcome passed.

@@ -228,6 +228,15 @@ func warnings(base, cur *results.Header) []string {
 		out = append(out, "the loads differ: "+bl+" and "+nl)
 	}
 	out = append(out, workloadWarnings(base, cur)...)
+	for _, r := range []struct {
+		which string
+		h     *results.Header
+	}{{"base", base}, {"new", cur}} {
+		if r.h.ClientSaturated() {
+			out = append(out, "the "+r.which+" run's client was SATURATED ("+strings.Join(r.h.Client.Reasons, ", ")+
+				"): its latencies include the client's own delays")
+		}
+	}
 	if !base.Completed() {
 		out = append(out, "the base run "+ended(base.Status))
 	}

@@ -104,6 +104,9 @@ func mdBanners(h *results.Header) string {
 	case results.StatusFailed:
 		b.WriteString("> [!CAUTION]\n> **FAILED**: " + mdCell(h.Error) + "\n\n")
 	}
+	if h.ClientSaturated() {
+		b.WriteString("> [!WARNING]\n> **CLIENT SATURATED**: " + mdCell(saturation(h)) + ".\n\n")
+	}
 	return b.String()
 }
 

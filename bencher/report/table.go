@@ -94,6 +94,12 @@ func (b *textBuilder) load(h *results.Header) {
 	if h.SchedulerLateness != nil {
 		b.kv("Scheduler lateness p99 (ms):", f2(float64(h.SchedulerLateness.P99)/1e6))
 	}
+	if h.ClockSource != "" {
+		b.kv("Stream clock:", h.ClockSource)
+	}
+	if h.Client != nil {
+		b.kv("Client saturated:", strconv.FormatBool(h.Client.Saturated))
+	}
 }
 
 // goodput writes the goodput section, when there were SLOs.
@@ -178,7 +184,28 @@ func banners(h *results.Header) []string {
 	case results.StatusFailed:
 		out = append(out, "*** FAILED: "+oneLine(h.Error, 120)+" ***")
 	}
+	if h.ClientSaturated() {
+		out = append(out, "*** CLIENT SATURATED: "+saturation(h)+" ***")
+	}
 	return out
+}
+
+// saturation says why the client was saturated, with the figures.
+func saturation(h *results.Header) string {
+	c := h.Client
+	var figs []string
+	add := func(name string, v *float64, unit string) {
+		if v != nil {
+			figs = append(figs, name+" "+strconv.FormatFloat(*v, 'f', 2, 64)+unit)
+		}
+	}
+	add("read lag p99", c.ReadLagP99Ms, " ms")
+	add("scheduler latency p99", c.SchedLatencyP99Ms, " ms")
+	add("pacer lateness p99", c.PacerLatenessP99Ms, " ms")
+	add("CPU wait", c.CPUWait, "")
+	add("CPU use", c.CPUUtilisation, "")
+	return "the client was the bottleneck (" + strings.Join(c.Reasons, ", ") + "; " + strings.Join(figs, ", ") +
+		"): its own delays are in these latencies"
 }
 
 // finished returns the number of measured requests that were not canceled.

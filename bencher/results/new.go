@@ -109,11 +109,11 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 	h.Environment.ServerVersion = m.Redactor.Value(h.Environment.ServerVersion)
 	h.Summary = stats.Summarize(records, summaryOptions(res, m)...)
 	h.Errors = errorInfo(records, h.Summary, m.MaxErrorExamples)
+	h.ClockSource, h.Client = res.ClockSource, res.Client
 	if len(m.Gates) > 0 {
-		h.Gates = gate.Check(m.Gates, h.Summary)
+		h.Gates = CheckGates(m.Gates, h)
 	}
 	h.SchedulerLateness = res.Lateness
-	h.ClockSource, h.Client = res.ClockSource, res.Client
 	h.ServerSide = m.ServerSide
 	h.RecordCount = len(records)
 	if m.OmitRecords {
@@ -261,4 +261,15 @@ func exampleMessage(r *bencher.Record) string {
 		return "HTTP " + strconv.Itoa(r.HTTPStatus)
 	}
 	return string(r.Error)
+}
+
+// CheckGates checks gates against the run's summary and refuses a run
+// whose client was saturated (gate.Saturated): gates never pass on
+// latencies that the client's own delays inflated.
+func CheckGates(gates []gate.Gate, h *Header) []gate.Outcome {
+	out := gate.Check(gates, h.Summary)
+	if h.ClientSaturated() {
+		out = append(out, gate.Saturated(h.Client.Reasons))
+	}
+	return out
 }

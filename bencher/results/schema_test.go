@@ -270,3 +270,21 @@ func TestSchemaClientLoad(t *testing.T) {
 		assert.Error(t, validateJSON(sch, []byte(bad)))
 	}
 }
+
+// TestGatesRefuseSaturatedClient: gates never pass a run whose client was
+// saturated; without gates, nothing is added.
+func TestGatesRefuseSaturatedClient(t *testing.T) {
+	t.Parallel()
+	gates, err := gate.Parse("success_rate>=0", nil)
+	require.NoError(t, err)
+	res := fakeResult(10, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	res.Client = &bencher.ClientLoad{Saturated: true, Reasons: []string{bencher.ReasonSchedLatency}}
+	doc := New(res, Meta{Gates: gates})
+	require.Len(t, doc.Gates, 2)
+	assert.True(t, doc.Gates[0].Pass)
+	assert.Equal(t, gate.ClientSaturated, doc.Gates[1].Name)
+	assert.False(t, gate.Passed(doc.Gates))
+	assert.Empty(t, New(res, Meta{}).Gates)
+	res.Client = &bencher.ClientLoad{}
+	assert.True(t, gate.Passed(New(res, Meta{Gates: gates}).Gates))
+}

@@ -68,7 +68,7 @@ func reportCommand(o *reportOptions, stdout, stderr io.Writer) int {
 			return fail(stderr, usagef("%s: %w", path, err))
 		}
 		if gates != nil {
-			h.Gates = gate.Check(gates, h.Summary) // the gates asked for now, not those of the run
+			h.Gates = results.CheckGates(gates, h) // the gates asked for now, not those of the run
 		}
 		hs = append(hs, h)
 	}
