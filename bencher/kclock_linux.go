@@ -145,6 +145,9 @@ func (c *stampedConn) recv(fd uintptr) bool {
 		return false
 	}
 	c.n, c.err = max(n, 0), err
+	if err == nil {
+		raceAcquireIO(int(fd))
+	}
 	if err == nil && n > 0 {
 		// 0 when the read carried no time: its data are timed by the
 		// user-space clock, never by an older read's time.
