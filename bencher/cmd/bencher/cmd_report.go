@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -141,6 +142,12 @@ func renderHeaders(w io.Writer, hs []*results.Header, f report.Format) error {
 	if len(hs) == 1 {
 		return report.ReportHeader(w, hs[0], f)
 	}
+	// In the order they ran (a glob gives them by ID, whose second has
+	// no order within it), so that each size pairs with its first profile.
+	hs = slices.Clone(hs)
+	slices.SortStableFunc(hs, func(a, b *results.Header) int {
+		return a.Environment.StartTime.Compare(b.Environment.StartTime)
+	})
 	for _, g := range groupRuns(hs) {
 		if err := simulatedBanner(w, g.runs, f); err != nil {
 			return err
