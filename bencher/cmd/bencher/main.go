@@ -123,6 +123,7 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 	addSimFlags(simCmd, "", &c.sim)
 
 	addReportCommands(app, c)
+	addExportCommand(app, stdout, stderr)
 	return app
 }
 
