@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,11 +289,14 @@ func (c *Client) Import(ctx context.Context, project int, tasks []Task, progress
 		var re *RejectedError
 		if errors.As(err, &re) {
 			re.First, re.Last, re.Imported = first, last, res.Tasks
-			re.Task = rejectedTask(re.Message, last-first+1, first)
+			var why string
+			re.Task, why = rejectedTask(re.Message, last-first+1, first)
 			if re.Task >= 0 {
 				re.Request = tasks[re.Task].Data.Request
+				re.Message = why
+			} else {
+				re.Message = summarize(re.Message)
 			}
-			re.Message = summarize(re.Message)
 			return res, re
 		}
 		if err != nil {
@@ -314,10 +318,7 @@ func (c *Client) Import(ctx context.Context, project int, tasks []Task, progress
 // 429 and failed connections. A 400 is a *RejectedError (its Message the
 // raw answer), 401 and 403 say the token was refused.
 func (c *Client) do(ctx context.Context, what, path string, body []byte, out any) error {
-	target := c.base.JoinPath(path)
-	if strings.HasSuffix(path, "/") {
-		target.Path += "/" // JoinPath drops it; Django routes /api/projects/ with it
-	}
+	target := c.endpoint(path)
 	refreshed := false
 	for attempt := 0; ; attempt++ {
 		auth, err := c.authorization(ctx, false)
@@ -372,6 +373,15 @@ func (c *Client) do(ctx context.Context, what, path string, body []byte, out any
 	}
 }
 
+// endpoint returns the URL of an API path (with its trailing slash, which
+// Django's routes of Label Studio distinguish) under the base URL.
+func (c *Client) endpoint(path string) *url.URL {
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawPath = ""
+	return &u
+}
+
 // tokenHint says what to check when a token is refused.
 func tokenHint(pat bool) string {
 	if pat {
@@ -421,8 +431,7 @@ func (c *Client) authorization(ctx context.Context, renew bool) (string, error) 
 		return "Bearer " + c.access.Value(), nil
 	}
 	body, _ := json.Marshal(map[string]string{"refresh": c.token.Value()})
-	target := c.base.JoinPath("api", "token", "refresh")
-	target.Path += "/"
+	target := c.endpoint("/api/token/refresh/")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), bytes.NewReader(body))
 	if err != nil {
 		return "", err
@@ -540,39 +549,67 @@ func pruneEmpty(v any) any {
 // Studio (Django REST framework) answers a list serializer's errors as a
 // list with one object per task, empty for the valid ones, under
 // validation_errors (as non_field_errors when the list is the whole
-// answer). It returns the index in the whole list, or -1.
-func rejectedTask(raw string, batch, offset int) int {
+// answer). It returns the index in the whole list and its errors as
+// text ("data: …"), or -1.
+func rejectedTask(raw string, batch, offset int) (int, string) {
 	var v any
 	if json.Unmarshal([]byte(raw), &v) != nil {
-		return -1
+		return -1, ""
 	}
-	var find func(v any) int
-	find = func(v any) int {
+	var find func(v any) (int, map[string]any)
+	find = func(v any) (int, map[string]any) {
 		switch x := v.(type) {
 		case []any:
 			if len(x) == batch && isObjectList(x) {
-				return firstNonEmpty(x)
+				if i := firstNonEmpty(x); i >= 0 {
+					return i, x[i].(map[string]any)
+				}
 			}
 			for _, e := range x {
-				if i := find(e); i >= 0 {
-					return i
+				if i, m := find(e); i >= 0 {
+					return i, m
 				}
 			}
 		case map[string]any:
 			for _, k := range []string{"validation_errors", "non_field_errors", "errors"} {
 				if e, ok := x[k]; ok {
-					if i := find(e); i >= 0 {
-						return i
+					if i, m := find(e); i >= 0 {
+						return i, m
 					}
 				}
 			}
 		}
-		return -1
+		return -1, nil
 	}
-	if i := find(v); i >= 0 {
-		return offset + i
+	i, m := find(v)
+	if i < 0 {
+		return -1, ""
 	}
-	return -1
+	return offset + i, errorText(m)
+}
+
+// errorText renders a field → messages object as "field: message; …",
+// fields sorted.
+func errorText(m map[string]any) string {
+	fields := make([]string, 0, len(m))
+	for k := range m {
+		fields = append(fields, k)
+	}
+	slices.Sort(fields)
+	var parts []string
+	for _, k := range fields {
+		var msgs []string
+		switch x := m[k].(type) {
+		case []any:
+			for _, e := range x {
+				msgs = append(msgs, fmt.Sprint(e))
+			}
+		default:
+			msgs = append(msgs, fmt.Sprint(x))
+		}
+		parts = append(parts, k+": "+strings.Join(msgs, "; "))
+	}
+	return summarize(strings.Join(parts, "; "))
 }
 
 // isObjectList reports whether every element of x is an object.

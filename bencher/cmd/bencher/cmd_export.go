@@ -57,7 +57,7 @@ func addExportCommand(app *kingpin.Application, stdout, stderr io.Writer) {
 	ls := export.Command("labelstudio", exportHelp)
 	ls.Arg("run", "One or two result documents recorded with --record-outputs (two: A and B of a pairwise comparison).").
 		Required().StringsVar(&o.files)
-	ls.Flag("output", "Write the tasks (Label Studio's JSON import format) to FILE; - for stdout.").
+	ls.Flag("output", "Write the tasks (Label Studio's JSON import format) to FILE; --output=- (or -o=-) writes them to stdout.").
 		Short('o').PlaceHolder("FILE").StringVar(&o.output)
 	ls.Flag("include-failed", "Also make tasks of failed requests (their partial output; meta.error holds the error class).").
 		BoolVar(&o.includeFailed)
