@@ -33,6 +33,12 @@ func (c *Client) attempt(ctx context.Context, st *state, body *reqBody, maxToken
 		actx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
+	var idle *idleWatch
+	if c.idle > 0 && c.spec.stream {
+		actx, idle = watchIdle(actx, c.idle)
+		defer idle.stop()
+		defer c.timeoutStage(rec, idle, start)
+	}
 	hreq := c.newHTTPRequest(c.traced(actx, st), body)
 	switch sent := time.Since(start); rec.Attempts {
 	case 1:
@@ -59,20 +65,25 @@ func (c *Client) attempt(ctx context.Context, st *state, body *reqBody, maxToken
 		return attemptResult{retryable: class == ErrConnection}
 	}
 	defer resp.Body.Close()
+	rbody := io.Reader(resp.Body)
+	if idle != nil {
+		idle.touch() // the headers came
+		rbody = &idleReader{r: resp.Body, w: idle}
+	}
 	rec.HTTPStatus = resp.StatusCode
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-		drain(st, resp.Body)
+		drain(st, rbody)
 		rec.End = time.Since(start)
 		c.fail(rec, ErrHTTPStatus, c.redirectMessage(resp))
 		return attemptResult{}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return c.readErrorAnswer(st, resp, rec, start)
+		return c.readErrorAnswer(st, resp, rbody, rec, start)
 	}
 	if c.spec.stream && !isJSON(resp.Header) {
-		c.readStream(ctx, actx, st, resp.Body, req, rec, start)
+		c.readStream(ctx, actx, st, rbody, req, rec, start)
 	} else {
-		c.readJSON(ctx, actx, st, resp.Body, req, rec, start)
+		c.readJSON(ctx, actx, st, rbody, req, rec, start)
 	}
 	return attemptResult{retryable: rec.Error == ErrConnection}
 }
@@ -82,6 +93,7 @@ func resetAttempt(rec *Record, maxTokens int) {
 	rec.FirstToken, rec.End = 0, 0
 	rec.InputTokens, rec.OutputTokens, rec.TokenSource = 0, 0, ""
 	rec.HTTPStatus, rec.Error, rec.ErrorMessage, rec.FinishReason, rec.Output = 0, ErrNone, "", "", ""
+	rec.TimeoutStage = ""
 	switch {
 	case rec.ChunkTimes != nil:
 		rec.ChunkTimes = rec.ChunkTimes[:0]
@@ -103,7 +115,8 @@ func classify(ctx, actx context.Context, err error) ErrorClass {
 	switch {
 	case ctx.Err() != nil:
 		return ErrCanceled
-	case actx != ctx && errors.Is(actx.Err(), context.DeadlineExceeded):
+	case actx != ctx && errors.Is(actx.Err(), context.DeadlineExceeded),
+		actx != ctx && errors.Is(context.Cause(actx), errIdleTimeout):
 		return ErrTimeout
 	case errors.Is(err, sse.ErrMalformed), errors.Is(err, sse.ErrEventTooLarge):
 		return ErrInvalidResponse
@@ -157,8 +170,8 @@ func (c *Client) redirectMessage(resp *http.Response) string {
 
 // readErrorAnswer reads a non-2xx answer: its OpenAI error message, and
 // whether and when to retry.
-func (c *Client) readErrorAnswer(st *state, resp *http.Response, rec *Record, start time.Time) attemptResult {
-	b, _ := readLimited(st.scratch[:0], resp.Body, maxErrorBody)
+func (c *Client) readErrorAnswer(st *state, resp *http.Response, body io.Reader, rec *Record, start time.Time) attemptResult {
+	b, _ := readLimited(st.scratch[:0], body, maxErrorBody)
 	st.keep(b)
 	rec.End = time.Since(start)
 	c.fail(rec, ErrHTTPStatus, errorMessage(b, resp.Status))

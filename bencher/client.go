@@ -44,6 +44,7 @@ type Client struct {
 	red       *secret.Redactor // scrubs the credentials from what the server says
 	headers   http.Header      // every request's headers; the values are never modified
 	timeout   time.Duration
+	idle      time.Duration // the idle timeout of streams (0: none)
 	outputs   bool
 	retries   retryPolicy
 	logger    *slog.Logger
@@ -99,6 +100,7 @@ func newClient(cfg *config) (*Client, error) {
 		red:     cfg.secrets(),
 		headers: requestHeaders(cfg),
 		timeout: cfg.timeout,
+		idle:    cfg.idleTimeout,
 		outputs: cfg.recordOutputs,
 		retries: newRetryPolicy(cfg),
 		logger:  cfg.logger,

@@ -576,7 +576,7 @@ func TestDetectModel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			url := serveAll(t, func(w http.ResponseWriter, r *http.Request) {
 				assert.Equal(t, "/v1/models", r.URL.Path)
 				assert.Equal(t, "Bearer sk-test-key", r.Header.Get("Authorization"))
 				assert.Equal(t, "v", r.Header.Get("X-Extra"))
@@ -678,4 +678,84 @@ func TestRawBody(t *testing.T) {
 	assert.Equal(t, "invalid request body: Body must be a JSON object", bad.ErrorMessage)
 	assert.Zero(t, bad.Attempts, "never sent")
 	assert.EqualValues(t, 1, calls.Load())
+}
+
+// TestIdleTimeout: a stream that stalls fails after the idle timeout, not
+// the whole request timeout, as a timeout with the stage it stalled at
+// (issue #12, point 12); a slow but steady stream is not cut.
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
+	const idle = 200 * time.Millisecond
+	// The body read first: the server notices a closed connection only then.
+	stall := func(r *http.Request) { _, _ = io.Copy(io.Discard, r.Body); <-r.Context().Done() }
+	tests := []struct {
+		name    string
+		h       http.HandlerFunc
+		stage   string
+		chunks  int
+		message string
+	}{
+		{"no headers", func(w http.ResponseWriter, r *http.Request) { stall(r) },
+			StageFirstToken, 0, "idle timeout: no byte for 200ms before the first token"},
+		{"headers, then nothing", func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w)
+			stall(r)
+		}, StageFirstToken, 0, "idle timeout: no byte for 200ms before the first token"},
+		{"a role chunk, then nothing", func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w)
+			events(w, roleChunk)
+			stall(r)
+		}, StageFirstToken, 0, "idle timeout: no byte for 200ms before the first token"},
+		{"two tokens, then nothing", func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w)
+			events(w, textChunk(" a"), textChunk(" b"))
+			stall(r)
+		}, StageBetweenTokens, 2, "idle timeout: no byte for 200ms between tokens"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := serve(t, tt.h)
+			begin := time.Now()
+			rec := sendOne(t, context.Background(), Request{Prompt: "p"}, WithTarget(url), WithTimeout(0), WithIdleTimeout(idle))
+			assert.Less(t, time.Since(begin), 30*time.Second, "ended by the idle timeout")
+			assert.Equal(t, ErrTimeout, rec.Error)
+			assert.Equal(t, tt.stage, rec.TimeoutStage)
+			assert.Equal(t, tt.message, rec.ErrorMessage)
+			assert.Len(t, rec.ChunkTimes, tt.chunks)
+			last := rec.Sent
+			if tt.chunks > 0 {
+				last = rec.ChunkTimes[tt.chunks-1]
+			}
+			assert.GreaterOrEqual(t, rec.End-last, idle, "waited the idle time since the last byte")
+		})
+	}
+	t.Run("slow but steady", func(t *testing.T) {
+		t.Parallel()
+		url := serve(t, slowStream(6, 40*time.Millisecond))
+		rec := sendOne(t, context.Background(), Request{Prompt: "p"}, WithTarget(url), WithIdleTimeout(2*time.Second))
+		require.True(t, rec.OK(), rec.ErrorMessage)
+		assert.Empty(t, rec.TimeoutStage)
+		assert.Len(t, rec.ChunkTimes, 6)
+	})
+	t.Run("the request timeout has a stage too", func(t *testing.T) {
+		t.Parallel()
+		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+			startSSE(w)
+			events(w, textChunk(" a"))
+			stall(r)
+		})
+		rec := sendOne(t, context.Background(), Request{Prompt: "p"}, WithTarget(url), WithTimeout(idle), WithIdleTimeout(time.Hour))
+		assert.Equal(t, ErrTimeout, rec.Error)
+		assert.Equal(t, StageBetweenTokens, rec.TimeoutStage)
+		assert.NotContains(t, rec.ErrorMessage, "idle")
+	})
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		res, err := Run(context.Background(), oneReq, WithTarget(serve(t, func(w http.ResponseWriter, r *http.Request) { fullStream(w, 1) })),
+			WithModel("m"), WithRequests(1))
+		require.NoError(t, err)
+		assert.Equal(t, DefaultIdleTimeout, res.Config.IdleTimeout)
+		assert.Equal(t, time.Minute, DefaultIdleTimeout)
+	})
 }

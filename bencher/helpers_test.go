@@ -17,7 +17,24 @@ import (
 )
 
 // serve starts an httptest server with h and returns its OpenAI base URL.
+// It answers GET /v1/models itself (the requests that open the connection
+// pool before a run, see WithPrewarm), so that h sees only the run's
+// requests; serveAll gives h every request.
 func serve(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	return serveAll(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/models" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"object":"list","data":[{"id":"m","object":"model"}]}`)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// serveAll starts an httptest server with h and returns its OpenAI base
+// URL.
+func serveAll(t *testing.T, h http.HandlerFunc) string {
 	t.Helper()
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)

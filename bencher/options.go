@@ -22,6 +22,10 @@ const (
 	// DefaultTimeout is the limit on one attempt of a request, from its
 	// sending to the end of its response.
 	DefaultTimeout = 10 * time.Minute
+	// DefaultIdleTimeout is the limit on the time without a byte of a
+	// streamed answer (before its headers, before its first token, between
+	// tokens).
+	DefaultIdleTimeout = time.Minute
 	// DefaultRetryBase is the first retry's backoff; it doubles at each
 	// retry, and each wait is stretched by a random 0–15 % (see WithBackoff).
 	DefaultRetryBase = 250 * time.Millisecond
@@ -54,6 +58,8 @@ type config struct {
 	headers        http.Header
 	stream         bool
 	timeout        time.Duration
+	idleTimeout    time.Duration
+	coldConns      bool // WithPrewarm(false)
 	recordOutputs  bool
 	httpClient     *http.Client
 	concurrency    int
@@ -84,6 +90,7 @@ func defaultConfig() config {
 		headers:        http.Header{},
 		stream:         true,
 		timeout:        DefaultTimeout,
+		idleTimeout:    DefaultIdleTimeout,
 		concurrency:    DefaultConcurrency,
 		burstiness:     DefaultBurstiness,
 		retryBase:      DefaultRetryBase,
@@ -175,6 +182,22 @@ func WithStreaming(on bool) Option { return func(c *config) { c.stream = on } }
 // WithTimeout limits one attempt of a request, from its sending to the end
 // of its response (default DefaultTimeout; 0 means no limit).
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithIdleTimeout limits the time without a byte of a streamed request's
+// answer (default DefaultIdleTimeout; 0 means no limit): from its sending
+// to its headers, then between any two reads of the stream. A stalled
+// stream fails as ErrTimeout with the stage it stalled at
+// (Record.TimeoutStage: StageFirstToken or StageBetweenTokens) instead of
+// being waited on for the whole WithTimeout. Non-streamed answers, which
+// send nothing until they end, have only WithTimeout.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
+
+// WithPrewarm opens the connection pool before the first scheduled request
+// (on, the default): as many keep-alive connections as requests may be in
+// flight at once (see Runner.Run), so that connecting (and the TLS
+// handshake) is not measured in the first requests' latencies. Off leaves
+// the connections cold: they are opened by the requests, and measured.
+func WithPrewarm(on bool) Option { return func(c *config) { c.coldConns = !on } }
 
 // WithRecordOutputs records the generated text of each request in
 // Record.Output (default off).

@@ -80,6 +80,12 @@ const (
 	ErrNotSent ErrorClass = "not_sent"
 )
 
+// The stages of a streamed request's timeout (Record.TimeoutStage).
+const (
+	StageFirstToken    = "first_token"    // no content token had come
+	StageBetweenTokens = "between_tokens" // after the first content token
+)
+
 // TokenSource says where a record's output token count came from.
 type TokenSource string
 
@@ -127,6 +133,9 @@ type Record struct {
 	// knows (see WithRedactor).
 	ErrorMessage string `json:"error_message,omitempty"`
 	FinishReason string `json:"finish_reason,omitempty"`
+	// TimeoutStage says where a streamed request timed out (ErrTimeout):
+	// StageFirstToken before its first token, StageBetweenTokens after it.
+	TimeoutStage string `json:"timeout_stage,omitempty"`
 
 	// Output is the generated text (scrubbed of the client's credentials,
 	// as ErrorMessage is), and Prompt the request's prompt (chat

@@ -34,6 +34,9 @@ type Result struct {
 	StopReason StopReason `json:"stop_reason"`
 	// Config is the configuration used.
 	Config RunConfig `json:"config"`
+	// Prewarm says how the connection pool was opened before the start
+	// (nil when it was not: WithPrewarm(false), or WithHTTPClient).
+	Prewarm *Prewarm `json:"prewarm,omitempty"`
 	// Lateness measures how late the open-loop scheduler dispatched
 	// requests after their scheduled times (nil for a closed loop).
 	Lateness *Lateness `json:"scheduler_lateness,omitempty"`
@@ -70,17 +73,23 @@ type RunConfig struct {
 	Rate       float64 `json:"rate,omitempty"`
 	Burstiness float64 `json:"burstiness,omitempty"`
 	// Requests and Duration are the run's limits (0: none).
-	Requests       int           `json:"requests"`
-	Duration       time.Duration `json:"duration_ns"`
-	Warmup         int           `json:"warmup"`
-	Timeout        time.Duration `json:"timeout_ns"`
-	Retries        int           `json:"retries"`
-	RetryBase      time.Duration `json:"retry_base_ns"`
-	RetryMax       time.Duration `json:"retry_max_ns"`
-	MaxErrorRate   float64       `json:"max_error_rate,omitempty"`
-	MinErrorSample int           `json:"min_error_sample,omitempty"`
-	Seed           uint64        `json:"seed"`
-	RecordOutputs  bool          `json:"record_outputs,omitempty"`
+	Requests int           `json:"requests"`
+	Duration time.Duration `json:"duration_ns"`
+	Warmup   int           `json:"warmup"`
+	Timeout  time.Duration `json:"timeout_ns"`
+	// IdleTimeout is the limit on the time without a byte of a stream (0:
+	// none; see WithIdleTimeout).
+	IdleTimeout time.Duration `json:"idle_timeout_ns"`
+	// PrewarmConnections is the number of connections opened before the
+	// start (asked for; 0: none, cold connections; see Result.Prewarm).
+	PrewarmConnections int           `json:"prewarm_connections"`
+	Retries            int           `json:"retries"`
+	RetryBase          time.Duration `json:"retry_base_ns"`
+	RetryMax           time.Duration `json:"retry_max_ns"`
+	MaxErrorRate       float64       `json:"max_error_rate,omitempty"`
+	MinErrorSample     int           `json:"min_error_sample,omitempty"`
+	Seed               uint64        `json:"seed"`
+	RecordOutputs      bool          `json:"record_outputs,omitempty"`
 }
 
 // Lateness summarises how late the open-loop scheduler woke up to dispatch

@@ -163,8 +163,18 @@ func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 	}
 	defer client.Close()
 	r.prog.reset()
+	var pw *Prewarm
+	if n := client.prewarmConnections(&cfg, total); n > 0 {
+		// Before the run's clock starts (newRun).
+		p := client.Prewarm(ctx, n)
+		pw = &p
+	}
 	rn := newRun(ctx, &cfg, client, w, total, &r.prog)
-	return rn.exec()
+	res, err := rn.exec()
+	if res != nil && pw != nil {
+		res.Prewarm, res.Config.PrewarmConnections = pw, pw.Connections
+	}
+	return res, err
 }
 
 // requestLimit returns the number of requests to send (0: until the
@@ -200,6 +210,7 @@ func validate(c *config) error {
 	check(c.maxRetryAfter >= 0, "max Retry-After %v must be >= 0", c.maxRetryAfter)
 	check(c.maxErrorRate >= 0 && c.maxErrorRate <= 1, "max error rate %v must be in [0, 1]", c.maxErrorRate)
 	check(c.timeout >= 0, "timeout %v must be >= 0", c.timeout)
+	check(c.idleTimeout >= 0, "idle timeout %v must be >= 0", c.idleTimeout)
 	if _, _, err := parseBaseURL(c.baseURL); err != nil {
 		errs = append(errs, err)
 	}
@@ -215,7 +226,7 @@ func runConfig(c *config, target string, total int) RunConfig {
 	rc := RunConfig{
 		Target: target, API: c.api, Model: c.redactor.Value(c.model), Stream: c.stream,
 		Mode: ModeClosedLoop, Concurrency: c.concurrency,
-		Requests: total, Duration: c.duration, Warmup: c.warmup, Timeout: c.timeout,
+		Requests: total, Duration: c.duration, Warmup: c.warmup, Timeout: c.timeout, IdleTimeout: c.idleTimeout,
 		Retries: c.retries, RetryBase: c.retryBase, RetryMax: c.retryMax,
 		Seed: c.seed, RecordOutputs: c.recordOutputs,
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -513,10 +515,11 @@ func TestResultJSON(t *testing.T) {
 	}
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(b, &doc))
-	assert.ElementsMatch(t, []string{"start", "end", "stop_reason", "config", "clock_source", "client", "records"}, keys(doc))
+	assert.ElementsMatch(t, []string{"start", "end", "stop_reason", "config", "prewarm", "clock_source", "client", "records"}, keys(doc))
 	assert.Equal(t, map[string]any{
 		"target": url, "api": "completions", "model": "m", "stream": true, "mode": "closed_loop",
 		"concurrency": 1.0, "requests": 2.0, "duration_ns": 0.0, "warmup": 0.0, "timeout_ns": float64(DefaultTimeout),
+		"idle_timeout_ns": float64(DefaultIdleTimeout), "prewarm_connections": 1.0,
 		"retries": 0.0, "retry_base_ns": float64(DefaultRetryBase), "retry_max_ns": float64(DefaultRetryMax), "seed": 9.0,
 	}, doc["config"])
 	assert.Equal(t, "completed", doc["stop_reason"])
@@ -618,4 +621,113 @@ func TestOpenLoopCapServesInScheduleOrder(t *testing.T) {
 		}
 		mu.Unlock()
 	}
+}
+
+// TestPrewarmOpensThePoolBeforeTheStart: before the first scheduled
+// request, the runner opens as many keep-alive connections as requests may
+// be in flight, so that the first wave's requests find them open and the
+// connecting is not measured (issue #12, point 9); WithPrewarm(false)
+// leaves them cold.
+func TestPrewarmOpensThePoolBeforeTheStart(t *testing.T) {
+	t.Parallel()
+	const conc = 8
+	type seen struct {
+		mu          sync.Mutex
+		warm        map[string]bool // remote addresses of GET /models
+		warmLast    time.Time
+		posts       []string
+		connections int
+	}
+	start := func(t *testing.T) (*seen, string) {
+		s := &seen{warm: map[string]bool{}}
+		ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			if r.Method == http.MethodGet {
+				s.warm[r.RemoteAddr], s.warmLast = true, time.Now()
+				assert.Equal(t, "/v1/models", r.URL.Path)
+				assert.Equal(t, "Bearer sk-k", r.Header.Get("Authorization"), "the run's credentials")
+				s.mu.Unlock()
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprint(w, `{"data":[{"id":"m"}]}`)
+				return
+			}
+			s.posts = append(s.posts, r.RemoteAddr)
+			s.mu.Unlock()
+			fullStream(w, 2)
+		}))
+		ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.mu.Lock()
+				s.connections++
+				s.mu.Unlock()
+			}
+		}
+		ts.Start()
+		t.Cleanup(ts.Close)
+		return s, ts.URL + "/v1"
+	}
+
+	t.Run("warm", func(t *testing.T) {
+		t.Parallel()
+		s, url := start(t)
+		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithAPIKey("sk-k"),
+			WithConcurrency(conc), WithRequests(conc))
+		require.NoError(t, err)
+		require.NotNil(t, res.Prewarm)
+		assert.Equal(t, conc, res.Prewarm.Connections)
+		assert.Equal(t, conc, res.Prewarm.Opened, "one new connection per slot")
+		assert.Empty(t, res.Prewarm.Error)
+		assert.Equal(t, conc, res.Config.PrewarmConnections)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		assert.Len(t, s.warm, conc, "as many connections as the concurrency")
+		assert.True(t, s.warmLast.Before(res.Start), "opened before the run's clock started")
+		require.Len(t, s.posts, conc)
+		for _, addr := range s.posts {
+			assert.True(t, s.warm[addr], "request sent on a connection opened beforehand")
+		}
+		assert.Equal(t, conc, s.connections, "no connection opened during the run")
+		for _, rec := range res.Records {
+			assert.True(t, rec.OK(), rec.ErrorMessage)
+		}
+	})
+	t.Run("cold", func(t *testing.T) {
+		t.Parallel()
+		s, url := start(t)
+		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithAPIKey("sk-k"),
+			WithConcurrency(conc), WithRequests(conc), WithPrewarm(false))
+		require.NoError(t, err)
+		assert.Nil(t, res.Prewarm)
+		assert.Zero(t, res.Config.PrewarmConnections)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		assert.Empty(t, s.warm)
+		assert.Len(t, s.posts, conc)
+	})
+	t.Run("open loop without a cap: a second of arrivals, at most the requests", func(t *testing.T) {
+		t.Parallel()
+		_, url := start(t)
+		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithAPIKey("sk-k"), WithRate(5), WithRequests(3))
+		require.NoError(t, err)
+		require.NotNil(t, res.Prewarm)
+		assert.Equal(t, 3, res.Prewarm.Connections)
+		res, err = Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithAPIKey("sk-k"), WithRate(2.5), WithRequests(4))
+		require.NoError(t, err)
+		require.NotNil(t, res.Prewarm)
+		assert.Equal(t, 3, res.Prewarm.Connections)
+	})
+	t.Run("a refused target costs a warning, not the run", func(t *testing.T) {
+		t.Parallel()
+		ts := httptest.NewServer(http.NotFoundHandler())
+		url := ts.URL + "/v1"
+		ts.Close()
+		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(2), WithRequests(2))
+		require.NoError(t, err)
+		require.NotNil(t, res.Prewarm)
+		assert.Zero(t, res.Prewarm.Opened)
+		assert.Contains(t, res.Prewarm.Error, "prewarming the connections: ")
+		for _, rec := range res.Records {
+			assert.Equal(t, ErrConnection, rec.Error)
+		}
+	})
 }

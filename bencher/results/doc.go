@@ -20,7 +20,7 @@
 //	summary          stats.Summary, as is
 //	errors           per error class: count and a few example messages
 //	gates            gate.Outcome per --slo gate, when gates were given
-//	scheduler_lateness, server_side (optional)
+//	scheduler_lateness, prewarm, server_side (optional)
 //	record_count, records_omitted
 //	records          bencher.Record per request, as is; always last
 //

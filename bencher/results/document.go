@@ -66,6 +66,10 @@ type Header struct {
 	// SchedulerLateness is the open-loop scheduler's lateness (see
 	// bencher.Lateness); omitted for a closed loop.
 	SchedulerLateness *bencher.Lateness `json:"scheduler_lateness,omitempty"`
+	// Prewarm says how many connections were opened before the run's
+	// clock started (see bencher.Prewarm); omitted when none were
+	// (config.run.prewarm_connections 0).
+	Prewarm *bencher.Prewarm `json:"prewarm,omitempty"`
 	// ClockSource says which clock timed the stream events
 	// (bencher.ClockKernel, ClockUser, ClockMixed); empty without streams.
 	ClockSource string `json:"clock_source,omitempty"`

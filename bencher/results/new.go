@@ -110,6 +110,7 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 	h.Summary = stats.Summarize(records, summaryOptions(res, m)...)
 	h.Errors = errorInfo(records, h.Summary, m.MaxErrorExamples)
 	h.ClockSource, h.Client = res.ClockSource, res.Client
+	h.Prewarm = res.Prewarm
 	if len(m.Gates) > 0 {
 		h.Gates = CheckGates(m.Gates, h)
 	}

@@ -117,7 +117,7 @@ func headerFields(h *Header) map[string]any {
 		"status": &h.Status, "stop_reason": &h.StopReason, "error": &h.Error,
 		"config": &h.Config, "environment": &h.Environment, "summary": &h.Summary,
 		"errors": &h.Errors, "gates": &h.Gates, "scheduler_lateness": &h.SchedulerLateness,
-		"clock_source": &h.ClockSource, "client": &h.Client,
+		"clock_source": &h.ClockSource, "client": &h.Client, "prewarm": &h.Prewarm,
 		"server_side": &h.ServerSide, "record_count": &h.RecordCount,
 		"records_omitted": &h.RecordsOmitted,
 	}

@@ -230,6 +230,11 @@ func TestSchemaNotSentAndRetried(t *testing.T) {
 			Error: bencher.ErrNotSent, ErrorMessage: "not sent: the run stopped (interrupted)"}
 	}
 	res.StopReason = bencher.StopInterrupted
+	res.Prewarm = &bencher.Prewarm{Connections: 8, Opened: 8, Duration: 3 * time.Millisecond}
+	res.Config.PrewarmConnections, res.Config.IdleTimeout = 8, bencher.DefaultIdleTimeout
+	stalled := &res.Records[4]
+	stalled.Error, stalled.TimeoutStage = bencher.ErrTimeout, bencher.StageBetweenTokens
+	stalled.ErrorMessage = "idle timeout: no byte for 1m0s between tokens"
 	doc := New(res, fullMeta(t))
 	assert.Equal(t, StatusInterrupted, doc.Status)
 	assert.Equal(t, 5, doc.Summary.NotSent)
@@ -242,6 +247,11 @@ func TestSchemaNotSentAndRetried(t *testing.T) {
 	require.NoError(t, validateJSON(compileSchema(t), data))
 	assert.Contains(t, string(data), `"not_sent": 5`)
 	assert.Contains(t, string(data), `"attempt_sent_ns":[`)
+	assert.Contains(t, string(data), `"timeout_stage":"between_tokens"`)
+	assert.Contains(t, string(data), `"prewarm_connections": 8`)
+	var back Document
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, res.Prewarm, back.Prewarm)
 }
 
 // TestSchemaClientLoad: the client's load and clock source validate and

@@ -43,6 +43,8 @@ type loadOptions struct {
 	burstiness  float64
 	warmup      int
 	timeout     time.Duration
+	idleTimeout time.Duration
+	noPrewarm   bool
 	retries     int
 	retryBase   time.Duration
 	retryMax    time.Duration
@@ -100,6 +102,10 @@ func addLoadFlags(f flagger, o *loadOptions) {
 		Default("1").FloatVar(&o.burstiness)
 	f.Flag("warmup", "Requests sent first and left out of every result.").Default("0").IntVar(&o.warmup)
 	f.Flag("timeout", "Time limit of one attempt of a request (0: none).").Default(bencher.DefaultTimeout.String()).DurationVar(&o.timeout)
+	f.Flag("idle-timeout", "Time limit without a byte of a streamed answer (before its first token or between tokens; 0: none); "+
+		"a stalled stream fails as timeout with its stage.").Default(bencher.DefaultIdleTimeout.String()).DurationVar(&o.idleTimeout)
+	f.Flag("no-prewarm", "Do not open the connections before the first request (by default as many as may be in flight, "+
+		"so that connecting is not measured): the first requests measure cold connections.").BoolVar(&o.noPrewarm)
 	f.Flag("retries", "Retries of a request after a connection error, HTTP 429 or 5xx, with exponential backoff "+
 		"honouring Retry-After (default 0, or the profile's).").IsSetByUser(&o.set.retries).IntVar(&o.retries)
 	f.Flag("retry-backoff", "Backoff of the first retry; it doubles at each retry up to --retry-backoff-max, and each wait is "+

@@ -273,6 +273,7 @@ func (p *plan) runnerOptions(s spec) []bencher.Option {
 	return []bencher.Option{
 		bencher.WithAPI(p.api), bencher.WithAPIKey(p.apiKey), bencher.WithHeaders(p.headers), bencher.WithRedactor(p.red),
 		bencher.WithStreaming(o.stream), bencher.WithTimeout(o.timeout), bencher.WithRecordOutputs(o.recordOutputs),
+		bencher.WithIdleTimeout(o.idleTimeout), bencher.WithPrewarm(!o.noPrewarm),
 		bencher.WithConcurrency(s.concurrency), bencher.WithRate(s.rate), bencher.WithBurstiness(o.burstiness),
 		bencher.WithRequests(s.requests), bencher.WithDuration(o.duration), bencher.WithWarmup(o.warmup),
 		bencher.WithRetries(s.retries), bencher.WithBackoff(s.retryBase, s.retryMax),
