@@ -357,6 +357,10 @@ func TestCompose(t *testing.T) {
 			if !composeSecretKey.MatchString(key) || strings.HasSuffix(key, "__FILE") {
 				continue
 			}
+			if want, ok := composeNotSecret[key]; ok {
+				assert.Equal(t, want, value, "%s is a switch, not a secret", where)
+				continue
+			}
 			assert.Regexp(t, composeEnvReference, value,
 				"%s is set to a literal; a secret must be a ${VARIABLE} reference with an empty default", where)
 		}
@@ -461,6 +465,36 @@ func TestCompose(t *testing.T) {
 		assert.Regexp(t, `(?m)^#\s+BATCH_ENDPOINT\s`, string(raw), "BATCH_ENDPOINT is not documented in the file's header")
 	})
 
+	t.Run("Label Studio's admin and API token come from the environment", func(t *testing.T) {
+		vars := []string{"LABEL_STUDIO_USERNAME", "LABEL_STUDIO_PASSWORD", "LABEL_STUDIO_USER_TOKEN"}
+		p := mustLoadCompose(t, "labelstudio")
+		s, err := p.GetService("label-studio")
+		require.NoError(t, err)
+		for _, v := range vars {
+			if val := s.Environment[v]; assert.NotNil(t, val, "label-studio does not take %s from the environment", v) {
+				assert.Empty(t, *val, "%s has a default in %s", v, composeFilePath)
+			}
+		}
+		if v := s.Environment["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"]; assert.NotNil(t, v, "the admin token could not authenticate") {
+			assert.Equal(t, "true", *v)
+		}
+		p = mustLoadCompose(t, "labelstudio", "LABEL_STUDIO_USERNAME=admin@example.com",
+			"LABEL_STUDIO_PASSWORD=pw-from-the-users-environment", "LABEL_STUDIO_USER_TOKEN=token-from-the-users-environment")
+		s, err = p.GetService("label-studio")
+		require.NoError(t, err)
+		for v, want := range map[string]string{"LABEL_STUDIO_USERNAME": "admin@example.com",
+			"LABEL_STUDIO_PASSWORD": "pw-from-the-users-environment", "LABEL_STUDIO_USER_TOKEN": "token-from-the-users-environment"} {
+			if val := s.Environment[v]; assert.NotNil(t, val, v) {
+				assert.Equal(t, want, *val, "%s is not the user's", v)
+			}
+		}
+		raw, err := os.ReadFile(filepath.Join(root, composeFilePath))
+		require.NoError(t, err)
+		for _, v := range vars {
+			assert.Regexp(t, `(?m)^#\s+`+v+`\s`, string(raw), "%s is not documented in the file's header", v)
+		}
+	})
+
 	t.Run("every build target is a stage of the Dockerfile", func(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(root, composeDockerfile))
 		require.NoError(t, err)
@@ -478,6 +512,14 @@ func TestCompose(t *testing.T) {
 			}
 		}
 	})
+}
+
+// composeNotSecret are the variables whose names look like secrets but
+// which are switches, with the one value the file may give them.
+var composeNotSecret = map[string]string{
+	// Lets Label Studio's admin token (LABEL_STUDIO_USER_TOKEN, from the
+	// environment) authenticate as "Authorization: Token ...".
+	"LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
 }
 
 // composeSecretKey matches environment variables that hold secrets.
