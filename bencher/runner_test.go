@@ -59,84 +59,107 @@ func (g *gauge) wrap(h http.HandlerFunc) http.HandlerFunc {
 
 var oneReq = Requests{{Prompt: "p", MaxTokens: 4}}
 
+// TestClosedLoopKeepsNInFlight: n workers keep n requests in flight, never
+// more. The server holds each request until n are in flight at once (or
+// 10 s pass, which only a runner keeping fewer would need), so that the
+// check is about structure, not the machine's speed.
 func TestClosedLoopKeepsNInFlight(t *testing.T) {
 	t.Parallel()
 	for _, n := range []int{1, 8, 32} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Parallel()
-			const hold, waves = 20 * time.Millisecond, 6
-			timing(t, func(c assert.TestingT) {
-				var g gauge
-				url := serve(t, g.wrap(slowStream(2, hold/2)))
-				res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"),
-					WithConcurrency(n), WithRequests(n*waves))
-				require.NoError(t, err)
-				assert.Equal(c, int64(n), g.max.Load(), "most requests in flight at the server")
-				assert.Len(c, res.Records, n*waves)
-				// Kept full, the run lasts about waves × hold; how close it
-				// comes depends on the machine's load, so it is logged, not
-				// asserted (a 2× budget failed in CI under -race).
-				t.Logf("n=%d: run length %s for %d waves of %s", n, res.Duration(), waves, hold)
-				for _, rec := range res.Records {
-					assert.True(c, rec.OK(), rec.ErrorMessage)
+			const waves = 4
+			var g gauge
+			full := make(chan struct{})
+			var once sync.Once
+			url := serve(t, g.wrap(func(w http.ResponseWriter, r *http.Request) {
+				if g.cur.Load() >= int64(n) {
+					once.Do(func() { close(full) })
 				}
-			})
+				select {
+				case <-full:
+				case <-time.After(10 * time.Second):
+				}
+				fullStream(w, 2)
+			}))
+			res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"),
+				WithConcurrency(n), WithRequests(n*waves))
+			require.NoError(t, err)
+			assert.Equal(t, int64(n), g.max.Load(), "most requests in flight at the server")
+			assert.Len(t, res.Records, n*waves)
+			t.Logf("n=%d: run length %s", n, res.Duration())
+			for _, rec := range res.Records {
+				assert.True(t, rec.OK(), rec.ErrorMessage)
+			}
 		})
 	}
 }
 
 // TestClosedLoopScheduledWhenFree: a worker's next request is scheduled
-// when its previous one ended, so closed-loop TTFT holds no client queueing.
+// when its previous one ended, so closed-loop TTFT holds no client
+// queueing. Checked by order (scheduled after the previous end, sent after
+// being scheduled); how close the times come is the machine's, so the
+// bounds are generous.
 func TestClosedLoopScheduledWhenFree(t *testing.T) {
 	t.Parallel()
 	url := serve(t, slowStream(2, 5*time.Millisecond))
-	timing(t, func(c assert.TestingT) {
-		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(1), WithRequests(10))
-		require.NoError(t, err)
-		for i, rec := range res.Records {
-			assert.Equal(c, i, rec.Index)
-			assert.Less(c, rec.QueueDelay(), 2*time.Millisecond, "scheduled just before sending")
-			if i > 0 {
-				prev := res.Records[i-1]
-				assert.GreaterOrEqual(c, rec.Scheduled, prev.End)
-				assert.Less(c, rec.Scheduled-prev.End, 5*time.Millisecond, "scheduled when the worker became free")
-			}
+	res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"), WithConcurrency(1), WithRequests(10))
+	require.NoError(t, err)
+	require.Len(t, res.Records, 10)
+	for i, rec := range res.Records {
+		assert.Equal(t, i, rec.Index)
+		assert.True(t, rec.OK(), rec.ErrorMessage)
+		assert.GreaterOrEqual(t, rec.QueueDelay(), time.Duration(0), "sent after being scheduled")
+		assert.Less(t, rec.QueueDelay(), time.Second, "scheduled just before sending")
+		if i > 0 {
+			prev := res.Records[i-1]
+			assert.GreaterOrEqual(t, rec.Scheduled, prev.End, "scheduled once the worker was free")
+			assert.Less(t, rec.Scheduled-prev.End, time.Second, "scheduled when the worker became free")
 		}
-	})
+	}
 }
 
+// TestOpenLoopRate: an open loop schedules its requests at the pacer's
+// times exactly and never sends one early; each is dispatched once. How
+// close to its time each is sent (the scheduler's lateness) depends on
+// the machine's load: it is logged here, and measured by
+// BenchmarkOpenLoopLateness and the accuracy tests, not asserted.
 func TestOpenLoopRate(t *testing.T) {
 	t.Parallel()
 	const rate, n = 400.0, 300
 	want := pacer.Schedule(mustGamma(t, rate, 1, 7), n)
-	timing(t, func(c assert.TestingT) {
-		var arr arrivals
-		url := serve(t, func(w http.ResponseWriter, r *http.Request) {
-			arr.add(time.Now())
-			fullStream(w, 1)
-		})
-		res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"),
-			WithRate(rate), WithRequests(n), WithSeed(7))
-		require.NoError(t, err)
-		require.Len(t, res.Records, n)
-		for i, rec := range res.Records {
-			require.Equal(t, want[i], rec.Scheduled, "the pacer's schedule, exactly")
-		}
-		got := arr.all()
-		require.Len(t, got, n)
-		scheduled := float64(n-1) / (want[n-1] - want[0]).Seconds()
-		achieved := float64(n-1) / got[n-1].Sub(got[0]).Seconds()
-		assert.InEpsilon(c, rate, scheduled, 0.1, "the seeded schedule's own rate")
-		assert.InEpsilon(c, scheduled, achieved, 0.03, "arrival rate at the server")
-		require.NotNil(t, res.Lateness)
-		assert.Equal(c, n, res.Lateness.Samples)
-		assert.Less(c, res.Lateness.P50, 2*time.Millisecond, "scheduler lateness p50")
-		assert.Equal(t, ModeOpenLoop, res.Config.Mode)
-		assert.Equal(t, 0, res.Config.Concurrency, "an open loop has no cap unless asked")
-		t.Logf("scheduler lateness: %+v", *res.Lateness)
-		assert.Equal(t, rate, res.Config.Rate)
-		assert.Equal(t, 1.0, res.Config.Burstiness)
+	scheduled := float64(n-1) / (want[n-1] - want[0]).Seconds()
+	assert.InEpsilon(t, rate, scheduled, 0.1, "the seeded schedule's own rate")
+	var arr arrivals
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		arr.add(time.Now())
+		fullStream(w, 1)
 	})
+	res, err := Run(context.Background(), oneReq, WithTarget(url), WithModel("m"),
+		WithRate(rate), WithRequests(n), WithSeed(7))
+	require.NoError(t, err)
+	require.Len(t, res.Records, n)
+	for i, rec := range res.Records {
+		require.Equal(t, want[i], rec.Scheduled, "the pacer's schedule, exactly")
+		assert.GreaterOrEqual(t, rec.Sent, rec.Scheduled, "never sent early")
+		assert.True(t, rec.OK(), rec.ErrorMessage)
+	}
+	got := arr.all()
+	require.Len(t, got, n)
+	span := got[n-1].Sub(got[0])
+	assert.GreaterOrEqual(t, span, (want[n-1]-want[0])-(res.Records[0].Sent-res.Records[0].Scheduled)-time.Millisecond,
+		"the arrivals span at least the schedule")
+	t.Logf("arrival rate %.1f/s for a schedule of %.1f/s", float64(n-1)/span.Seconds(), scheduled)
+	require.NotNil(t, res.Lateness)
+	assert.Equal(t, n, res.Lateness.Samples)
+	assert.GreaterOrEqual(t, res.Lateness.P50, time.Duration(0))
+	assert.LessOrEqual(t, res.Lateness.P50, res.Lateness.P99)
+	assert.LessOrEqual(t, res.Lateness.P99, res.Lateness.Max)
+	t.Logf("scheduler lateness: %+v", *res.Lateness)
+	assert.Equal(t, ModeOpenLoop, res.Config.Mode)
+	assert.Equal(t, 0, res.Config.Concurrency, "an open loop has no cap unless asked")
+	assert.Equal(t, rate, res.Config.Rate)
+	assert.Equal(t, 1.0, res.Config.Burstiness)
 }
 
 func mustGamma(t *testing.T, rate, shape float64, seed uint64) *pacer.Gamma {
@@ -167,15 +190,17 @@ func TestOpenLoopCapShowsQueueing(t *testing.T) {
 	last := res.Records[14]
 	ttft, ok := last.TTFT()
 	require.True(t, ok)
+	// The server takes at least 20 ms a request, so the 15th cannot be sent
+	// before 280 ms; it was scheduled at about 140 ms (a load only delays
+	// the sending further).
 	assert.Greater(t, last.QueueDelay(), 100*time.Millisecond, "the last request waited for a slot")
 	assert.Equal(t, ttft, last.QueueDelay()+(last.FirstToken-last.Sent), "TTFT = client queue + server view")
 	assert.GreaterOrEqual(t, last.FirstToken-last.Sent, 20*time.Millisecond)
-	assert.Greater(t, maxWaiting.Load(), int64(3), "requests waiting for a slot")
-	// In the order they were sent: on a busy machine a later request's
-	// goroutine can reach the free slot before an earlier one's.
-	bySent := slices.SortedFunc(slices.Values(res.Records), func(a, b Record) int { return cmp.Compare(a.Sent, b.Sent) })
-	for i := 1; i < len(bySent); i++ {
-		assert.GreaterOrEqual(t, bySent[i].Sent, bySent[i-1].End, "one request in flight at a time")
+	assert.Positive(t, maxWaiting.Load(), "requests waiting for a slot")
+	// Sent in schedule order (the slots are handed out in order), one at a
+	// time.
+	for i := 1; i < len(res.Records); i++ {
+		assert.GreaterOrEqual(t, res.Records[i].Sent, res.Records[i-1].End, "one request in flight at a time, in order")
 	}
 }
 
@@ -193,25 +218,25 @@ func TestDurationStops(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			timing(t, func(c assert.TestingT) {
-				url := serve(t, slowStream(2, 10*time.Millisecond))
-				opts := append([]Option{WithTarget(url), WithModel("m"), WithDuration(d)}, tt.opts...)
-				res, err := Run(context.Background(), WorkloadFunc(func(i int) Request {
-					return Request{ID: fmt.Sprint("r", i), Prompt: "p"}
-				}), opts...)
-				require.NoError(t, err)
-				assert.Equal(c, StopDuration, res.StopReason)
-				assert.GreaterOrEqual(c, res.Duration(), d-25*time.Millisecond, "ran for the duration")
-				assert.Less(c, res.Duration(), d+150*time.Millisecond, "stopped on time")
-				assert.NotEmpty(c, res.Records)
-				for i, rec := range res.Records {
-					assert.Equal(c, i, rec.Index)
-					assert.Equal(c, fmt.Sprint("r", i), rec.ID)
-					assert.Less(c, rec.Scheduled, d)
-					assert.True(c, rec.OK(), rec.ErrorMessage)
-				}
-				assert.Equal(c, d, res.Config.Duration)
-			})
+			url := serve(t, slowStream(2, 10*time.Millisecond))
+			opts := append([]Option{WithTarget(url), WithModel("m"), WithDuration(d)}, tt.opts...)
+			res, err := Run(context.Background(), WorkloadFunc(func(i int) Request {
+				return Request{ID: fmt.Sprint("r", i), Prompt: "p"}
+			}), opts...)
+			require.NoError(t, err)
+			assert.Equal(t, StopDuration, res.StopReason)
+			// Scheduling stops at d; the requests already sent are finished
+			// (a loaded machine only makes that longer, hence the bound).
+			assert.Less(t, res.Duration(), d+5*time.Second, "stopped")
+			require.NotEmpty(t, res.Records)
+			for i, rec := range res.Records {
+				assert.Equal(t, i, rec.Index)
+				assert.Equal(t, fmt.Sprint("r", i), rec.ID)
+				assert.Less(t, rec.Scheduled, d, "nothing scheduled after the duration")
+				assert.True(t, rec.OK(), rec.ErrorMessage)
+				assert.LessOrEqual(t, rec.End, res.Duration())
+			}
+			assert.Equal(t, d, res.Config.Duration)
 		})
 	}
 }
@@ -336,12 +361,24 @@ func TestInterrupt(t *testing.T) {
 				h(w, r)
 			})
 			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(200*time.Millisecond, cancel)
-			begin := time.Now()
+			defer cancel()
 			opts := append([]Option{WithTarget(url), WithModel("m"), WithRequests(100)}, tt.opts...)
-			res, err := Run(ctx, oneReq, opts...)
+			r, err := NewRunner(opts...)
 			require.NoError(t, err)
-			assert.Less(t, time.Since(begin), 3*time.Second, "returned promptly")
+			var begin time.Time
+			go func() {
+				// Interrupt once requests are in flight, however slow the
+				// machine.
+				for r.Progress().InFlight == 0 && ctx.Err() == nil {
+					time.Sleep(time.Millisecond)
+				}
+				time.Sleep(100 * time.Millisecond)
+				begin = time.Now()
+				cancel()
+			}()
+			res, err := r.Run(ctx, oneReq)
+			require.NoError(t, err)
+			assert.Less(t, time.Since(begin), 10*time.Second, "returned promptly")
 			assert.Equal(t, StopInterrupted, res.StopReason)
 			assert.True(t, res.Interrupted())
 			require.NotEmpty(t, res.Records)
