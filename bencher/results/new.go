@@ -35,6 +35,9 @@ type Meta struct {
 	SLOs []stats.SLO
 	// Gates are checked against the summary.
 	Gates []gate.Gate
+	// AllowSaturated lets the gates pass on a run whose client was
+	// saturated (the run is still marked client_saturated).
+	AllowSaturated bool
 	// Percentiles are extra percentiles for every distribution; those that
 	// gates name (such as "ttft_p99.9") are added by themselves.
 	Percentiles []float64
@@ -112,7 +115,7 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 	h.ClockSource, h.Client = res.ClockSource, res.Client
 	h.Prewarm = res.Prewarm
 	if len(m.Gates) > 0 {
-		h.Gates = CheckGates(m.Gates, h)
+		h.Gates = CheckGates(m.Gates, h, m.AllowSaturated)
 	}
 	h.SchedulerLateness = res.Lateness
 	h.ServerSide = m.ServerSide
@@ -264,12 +267,13 @@ func exampleMessage(r *bencher.Record) string {
 	return string(r.Error)
 }
 
-// CheckGates checks gates against the run's summary and refuses a run
-// whose client was saturated (gate.Saturated): gates never pass on
-// latencies that the client's own delays inflated.
-func CheckGates(gates []gate.Gate, h *Header) []gate.Outcome {
+// CheckGates checks gates against the run's summary and, unless
+// allowSaturated, refuses a run whose client was saturated
+// (gate.Saturated): gates never pass on latencies that the client's own
+// delays inflated, unless the user says they may.
+func CheckGates(gates []gate.Gate, h *Header, allowSaturated bool) []gate.Outcome {
 	out := gate.Check(gates, h.Summary)
-	if h.ClientSaturated() {
+	if h.ClientSaturated() && !allowSaturated {
 		out = append(out, gate.Saturated(h.Client.Reasons))
 	}
 	return out

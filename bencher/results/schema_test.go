@@ -295,6 +295,9 @@ func TestGatesRefuseSaturatedClient(t *testing.T) {
 	assert.Equal(t, gate.ClientSaturated, doc.Gates[1].Name)
 	assert.False(t, gate.Passed(doc.Gates))
 	assert.Empty(t, New(res, Meta{}).Gates)
+	allowed := New(res, Meta{Gates: gates, AllowSaturated: true})
+	assert.True(t, gate.Passed(allowed.Gates), "--allow-saturated lets the gates decide")
+	assert.True(t, allowed.ClientSaturated(), "the run is still marked")
 	res.Client = &bencher.ClientLoad{}
 	assert.True(t, gate.Passed(New(res, Meta{Gates: gates}).Gates))
 }

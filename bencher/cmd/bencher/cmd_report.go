@@ -18,9 +18,10 @@ import (
 
 // reportOptions are the flags of bencher report.
 type reportOptions struct {
-	files  []string
-	format string
-	slo    string
+	files          []string
+	format         string
+	slo            string
+	allowSaturated bool
 }
 
 // compareOptions are the flags of bencher compare.
@@ -38,6 +39,7 @@ func addReportCommands(app *kingpin.Application, c *cli) {
 		EnumVar(&c.report.format, "table", "markdown", "md", "json", "junit")
 	rep.Flag("slo", "Gates checked against every document, as bencher run --slo; a breach (or a value without "+
 		"samples) exits 3.").PlaceHolder("EXPR").StringVar(&c.report.slo)
+	rep.Flag("allow-saturated", allowSaturatedHelp).BoolVar(&c.report.allowSaturated)
 
 	cmp := app.Command("compare", "Compare a new run with a base run; exit 3 when a threshold is breached (a regression).")
 	cmp.Arg("base", "The base run's document.").Required().StringVar(&c.compare.base)
@@ -69,7 +71,7 @@ func reportCommand(o *reportOptions, stdout, stderr io.Writer) int {
 			return fail(stderr, usagef("%s: %w", path, err))
 		}
 		if gates != nil {
-			h.Gates = results.CheckGates(gates, h) // the gates asked for now, not those of the run
+			h.Gates = results.CheckGates(gates, h, o.allowSaturated) // the gates asked for now, not those of the run
 		}
 		hs = append(hs, h)
 	}

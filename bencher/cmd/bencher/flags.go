@@ -62,6 +62,7 @@ type loadOptions struct {
 	checkTarget     bool
 	percentiles     []string
 	requestSLO, slo string
+	allowSaturated  bool
 
 	resultsDir, format, junit string
 	metricsListen             string
@@ -139,6 +140,10 @@ func addWorkloadFlags(f flagger, o *loadOptions) {
 	f.Flag("stream", "Stream responses (--no-stream: no TTFT or ITL can be measured).").Default("true").BoolVar(&o.stream)
 }
 
+// allowSaturatedHelp is the help of --allow-saturated (run, matrix, report).
+const allowSaturatedHelp = "Let --slo gates pass on a run whose client was saturated (client_saturated: the bencher " +
+	"itself was late, so its latencies read high); the run is still marked and warned about."
+
 // addOutputFlags adds the flags of results, reports and live views.
 func addOutputFlags(f flagger, o *loadOptions) {
 	f.Flag("results-dir", "Directory the result documents are written to.").Default("./" + results.DefaultDir).StringVar(&o.resultsDir)
@@ -147,6 +152,7 @@ func addOutputFlags(f flagger, o *loadOptions) {
 		"queue_delay, itl, tpot, e2el).").PlaceHolder("EXPR").StringVar(&o.requestSLO)
 	f.Flag("slo", "Gates on the summary, checked after the run, e.g. 'ttft_p95<=500ms,success_rate>=0.99'; "+
 		"a breach exits 3.").PlaceHolder("EXPR").StringVar(&o.slo)
+	f.Flag("allow-saturated", allowSaturatedHelp).BoolVar(&o.allowSaturated)
 	f.Flag("percentile", "Extra percentile of every latency, such as 99.9 (repeatable).").StringsVar(&o.percentiles)
 	f.Flag("format", "Report format: table, json or markdown.").Default("table").EnumVar(&o.format, "table", "json", "markdown", "md")
 	f.Flag("junit", "Also write a JUnit XML report (a test case per gate and per run) to FILE.").PlaceHolder("FILE").StringVar(&o.junit)

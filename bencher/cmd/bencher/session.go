@@ -228,7 +228,7 @@ func (s *session) meta(sp spec, id string) results.Meta {
 	p := s.p
 	return results.Meta{
 		ID: id, Name: sp.name, Labels: sp.labels, Profile: p.profileKey(sp), Workload: p.wlMeta,
-		SLOs: p.slos, Gates: p.gates, Percentiles: p.percentiles,
+		SLOs: p.slos, Gates: p.gates, AllowSaturated: p.o.allowSaturated, Percentiles: p.percentiles,
 		Simulated: s.tgt.simulated, ServerVersion: s.tgt.version, OmitRecords: p.o.omitRecords,
 		Redactor: p.red,
 	}
