@@ -43,6 +43,13 @@
 //	POST /runs/<id>/cancel  202; 403 below Editor; 404 not running
 //	POST /import            a run document; 201 {"id"}; 400 invalid; 409 exists
 //	GET  /profiles          {"profiles": [Profile]}
+//	POST /export/labelstudio  ExportRequest: the runs' recorded outputs as
+//	                        Label Studio tasks, sent to the settings'
+//	                        labelStudioUrl (with secureJsonData.labelStudioToken);
+//	                        200 ExportResponse; 400 bad request or runs
+//	                        without outputs; 403 role below Editor or
+//	                        Label Studio's host not allowed; 404 unknown
+//	                        run; 502 Label Studio refused; 503 not configured
 //
 // # Live progress
 //

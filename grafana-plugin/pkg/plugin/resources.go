@@ -51,6 +51,7 @@ func (d *Datasource) newResourceMux() http.Handler {
 	mux.HandleFunc("POST /runs/{id}/cancel", d.editorOnly(d.handleCancel))
 	mux.HandleFunc("POST /import", d.editorOnly(d.handleImport))
 	mux.HandleFunc("GET /profiles", d.handleProfiles)
+	mux.HandleFunc("POST /export/labelstudio", d.editorOnlyTo("send runs to Label Studio", d.handleExportLabelStudio))
 	return withBody(mux)
 }
 
@@ -131,6 +132,19 @@ func (d *Datasource) editorOnly(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 		default:
 			writeError(w, http.StatusForbidden, "only users with the Editor or Admin role may start, cancel or import runs")
+		}
+	}
+}
+
+// editorOnlyTo refuses users below the Editor role with 403, saying that
+// only Editors and Admins may do what.
+func (d *Datasource) editorOnlyTo(what string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch callerRole(r) {
+		case "Admin", "Editor":
+			h(w, r)
+		default:
+			writeError(w, http.StatusForbidden, "only users with the Editor or Admin role may "+what)
 		}
 	}
 }

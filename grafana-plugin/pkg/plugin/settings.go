@@ -28,6 +28,9 @@ const (
 	MaxConcurrentRunsLimit = 16
 	// SecureKeyAPIKey is the secureJsonData key of the target's API key.
 	SecureKeyAPIKey = "apiKey"
+	// SecureKeyLabelStudioToken is the secureJsonData key of the Label
+	// Studio token (POST /export/labelstudio).
+	SecureKeyLabelStudioToken = "labelStudioToken"
 )
 
 // JSONData is the jsonData of a data source instance, as the config editor
@@ -49,6 +52,11 @@ type JSONData struct {
 	// MaxConcurrentRuns is the number of runs at once (1 to
 	// MaxConcurrentRunsLimit; absent means DefaultMaxConcurrentRuns).
 	MaxConcurrentRuns *int `json:"maxConcurrentRuns"`
+	// LabelStudioURL is the Label Studio server that POST
+	// /export/labelstudio sends tasks to, such as
+	// "http://label-studio:8080"; empty means none. Its host must be
+	// allowed as a target's is (see Settings.AllowsTarget).
+	LabelStudioURL string `json:"labelStudioUrl"`
 }
 
 // Settings are the validated settings of a data source instance. They
@@ -68,6 +76,13 @@ type Settings struct {
 	// APIKey is the target's API key (secureJsonData.apiKey), if any; it
 	// prints, logs and marshals as "[REDACTED]".
 	APIKey Secret `json:"apiKey"`
+	// LabelStudioURL is Label Studio's base URL without a trailing slash,
+	// or "".
+	LabelStudioURL string `json:"labelStudioUrl"`
+	// LabelStudioToken is Label Studio's token
+	// (secureJsonData.labelStudioToken), sent to LabelStudioURL's origin
+	// only; it prints, logs and marshals as "[REDACTED]".
+	LabelStudioToken Secret `json:"labelStudioToken"`
 }
 
 // SettingsError lists what is wrong with an instance's settings, each
@@ -95,13 +110,14 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		ResultsDir:        v.resultsDir(jd.ResultsDir),
 		PrometheusURL:     v.httpURL("prometheusUrl", jd.PrometheusURL),
 		MaxConcurrentRuns: v.maxRuns(jd.MaxConcurrentRuns),
+		LabelStudioURL:    v.httpURL("labelStudioUrl", jd.LabelStudioURL),
 	}
 	if out.DefaultTarget != "" && len(out.AllowedHosts) > 0 {
 		if u, err := url.Parse(out.DefaultTarget); err == nil && !hostAllowed(out.AllowedHosts, u) {
 			v.addf("defaultTarget: host %q is not in allowedHosts", u.Host)
 		}
 	}
-	out.APIKey = v.secrets(s.DecryptedSecureJSONData)
+	out.APIKey, out.LabelStudioToken = v.secrets(s.DecryptedSecureJSONData)
 	if len(v.problems) > 0 {
 		return Settings{}, &SettingsError{Problems: v.problems}
 	}
@@ -228,21 +244,22 @@ func (v *validator) maxRuns(n *int) int {
 	return *n
 }
 
-// secrets checks the decrypted secure JSON data and returns the API key.
-// Problems name the key, never its value.
-func (v *validator) secrets(m map[string]string) Secret {
-	var key Secret
+// secrets checks the decrypted secure JSON data and returns the API key
+// and the Label Studio token. Problems name the key, never its value.
+func (v *validator) secrets(m map[string]string) (apiKey, labelStudio Secret) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		switch val := m[k]; {
-		case k != SecureKeyAPIKey:
+		case k != SecureKeyAPIKey && k != SecureKeyLabelStudioToken:
 			v.addf("secureJsonData: unknown field %q", k)
 		case strings.ContainsAny(val, " \t\r\n"):
-			v.addf("apiKey: must not contain spaces or line breaks")
+			v.addf("%s: must not contain spaces or line breaks", k)
+		case k == SecureKeyAPIKey:
+			apiKey = NewSecret(val)
 		default:
-			key = NewSecret(val)
+			labelStudio = NewSecret(val)
 		}
 	}
-	return key
+	return apiKey, labelStudio
 }
 
 // AllowsTarget reports whether a run may target u: its host must be in
