@@ -6,6 +6,8 @@ import {
   BenchQuery,
   DEFAULT_QUERY,
   FILTER_TEXT_FIELDS,
+  LabelStudioExportRequest,
+  LabelStudioExportResponse,
   Profile,
   QueryType,
   RunListItem,
@@ -90,6 +92,20 @@ export class DataSource extends DataSourceWithBackend<BenchQuery, BenchOptions> 
   /** POST /runs: starts a run; rejects with the backend's error. */
   startRun(spec: RunSpec): Promise<StartResponse> {
     return this.postResource<StartResponse>('runs', spec);
+  }
+
+  /**
+   * POST /export/labelstudio: sends the recorded outputs of one run (rating
+   * tasks) or two (pairwise tasks) to Label Studio; rejects with the
+   * backend's error. Template variables in the run ids are replaced.
+   */
+  exportToLabelStudio(req: LabelStudioExportRequest): Promise<LabelStudioExportResponse> {
+    const srv = getTemplateSrv() as ReturnType<typeof getTemplateSrv> | undefined;
+    const runIds = req.runIds
+      .flatMap((id) => (srv ? srv.replace(id, undefined, 'csv') : id).split(','))
+      .map((id) => id.trim())
+      .filter((id) => id !== '');
+    return this.postResource<LabelStudioExportResponse>('export/labelstudio', { ...req, runIds });
   }
 
   /** POST /runs/{id}/cancel. */

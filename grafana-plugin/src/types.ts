@@ -92,11 +92,38 @@ export interface BenchOptions extends DataSourceJsonData {
   resultsDir?: string;
   prometheusUrl?: string;
   maxConcurrentRuns?: number;
+  /** Label Studio's base URL (POST /export/labelstudio); its host must be an allowed host. */
+  labelStudioUrl?: string;
 }
 
 /** secureJsonData of a data source instance. */
 export interface BenchSecureJsonData {
   apiKey?: string;
+  /** Label Studio's token (legacy token or personal access token), sent to labelStudioUrl only. */
+  labelStudioToken?: string;
+}
+
+/**
+ * The body of POST /export/labelstudio (labelstudio.go's ExportRequest;
+ * unknown fields are rejected): the runs of an outputs view into an
+ * existing project (projectId) or a new one (createProject, its title).
+ */
+export interface LabelStudioExportRequest {
+  runIds: string[];
+  projectId?: number;
+  createProject?: string;
+  includeFailed?: boolean;
+}
+
+/** The body of a 200 answer to POST /export/labelstudio (ExportResponse). */
+export interface LabelStudioExportResponse {
+  kind: 'rating' | 'pairwise';
+  tasks: number;
+  batches: number;
+  projectId: number;
+  projectUrl: string;
+  created: boolean;
+  leftOut: { failed: number; notSent: number; unpaired: number; promptsDiffer: number };
 }
 
 /** The body of POST /runs (spec.go's RunSpec; unknown fields are rejected). */

@@ -116,6 +116,30 @@ describe('ConfigEditor', () => {
     );
   });
 
+  it('edits the Label Studio URL in jsonData and its token in secureJsonData only', () => {
+    const onOptionsChange = setup(options({ resultsDir: '/r', labelStudioUrl: 'http://old:8080' }));
+    expect(screen.getByTestId('bencher-config-label-studio-url')).toHaveValue('http://old:8080');
+    fireEvent.change(screen.getByLabelText('Label Studio URL'), { target: { value: 'http://label-studio:8080' } });
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ jsonData: { resultsDir: '/r', labelStudioUrl: 'http://label-studio:8080' } })
+    );
+    fireEvent.change(screen.getByLabelText('Label Studio token'), { target: { value: 'ls-token-123' } });
+    const got = onOptionsChange.mock.calls[onOptionsChange.mock.calls.length - 1][0];
+    expect(got.secureJsonData).toEqual({ labelStudioToken: 'ls-token-123' });
+    expect(JSON.stringify(got.jsonData)).not.toContain('ls-token-123');
+  });
+
+  it('resets a configured Label Studio token', () => {
+    const onOptionsChange = setup(options({ resultsDir: '/r' }, { labelStudioToken: true }));
+    fireEvent.click(screen.getByRole('button', { name: 'Reset' }));
+    expect(onOptionsChange).toHaveBeenCalledWith(
+      expect.objectContaining({
+        secureJsonFields: { labelStudioToken: false },
+        secureJsonData: { labelStudioToken: '' },
+      })
+    );
+  });
+
   it('is read-only for a provisioned data source', () => {
     const onOptionsChange = setup(
       options(

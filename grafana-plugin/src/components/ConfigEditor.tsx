@@ -25,8 +25,10 @@ export function ConfigEditor({ options, onOptionsChange: change }: Props) {
 
   const setJSON = (patch: Partial<BenchOptions>) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
-  const text = (field: 'defaultTarget' | 'resultsDir' | 'prometheusUrl') => (e: ChangeEvent<HTMLInputElement>) =>
-    setJSON({ [field]: e.currentTarget.value });
+  const text =
+    (field: 'defaultTarget' | 'resultsDir' | 'prometheusUrl' | 'labelStudioUrl') =>
+    (e: ChangeEvent<HTMLInputElement>) =>
+      setJSON({ [field]: e.currentTarget.value });
 
   const onMaxRunsChange = (e: ChangeEvent<HTMLInputElement>) => {
     const raw = e.currentTarget.value.trim();
@@ -48,6 +50,16 @@ export function ConfigEditor({ options, onOptionsChange: change }: Props) {
       ...options,
       secureJsonFields: { ...secureJsonFields, apiKey: false },
       secureJsonData: { ...secureJsonData, apiKey: '' },
+    });
+
+  const onLabelStudioTokenChange = (e: ChangeEvent<HTMLInputElement>) =>
+    onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, labelStudioToken: e.currentTarget.value } });
+
+  const onResetLabelStudioToken = () =>
+    onOptionsChange({
+      ...options,
+      secureJsonFields: { ...secureJsonFields, labelStudioToken: false },
+      secureJsonData: { ...secureJsonData, labelStudioToken: '' },
     });
 
   // InlineField passes its disabled to its input (and overrides the input's own).
@@ -145,6 +157,47 @@ export function ConfigEditor({ options, onOptionsChange: change }: Props) {
             placeholder="API key of the target (optional)"
             onReset={onResetAPIKey}
             onChange={onAPIKeyChange}
+          />
+        )}
+      </InlineField>
+      <InlineField
+        label="Label Studio URL"
+        labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
+        tooltip="Where the outputs view's Send to Label Studio goes; its host must be one of the allowed hosts; empty: none"
+      >
+        <Input
+          id="config-label-studio-url"
+          data-testid="bencher-config-label-studio-url"
+          width={50}
+          value={jsonData.labelStudioUrl ?? ''}
+          placeholder="http://label-studio:8080"
+          onChange={text('labelStudioUrl')}
+        />
+      </InlineField>
+      <InlineField
+        label="Label Studio token"
+        labelWidth={LABEL_WIDTH}
+        disabled={readOnly}
+        tooltip="Label Studio's access token (Account & Settings), sent to the Label Studio URL only; stored encrypted"
+      >
+        {readOnly ? (
+          <Input
+            id="config-label-studio-token"
+            width={50}
+            value={secureJsonFields?.labelStudioToken ? 'configured' : ''}
+            placeholder="not set"
+          />
+        ) : (
+          <SecretInput
+            id="config-label-studio-token"
+            data-testid="bencher-config-label-studio-token"
+            width={50}
+            isConfigured={Boolean(secureJsonFields?.labelStudioToken)}
+            value={secureJsonData?.labelStudioToken ?? ''}
+            placeholder="Label Studio token (optional)"
+            onReset={onResetLabelStudioToken}
+            onChange={onLabelStudioTokenChange}
           />
         )}
       </InlineField>

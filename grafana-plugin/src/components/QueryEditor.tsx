@@ -14,6 +14,7 @@ import {
 } from '@grafana/ui';
 
 import { DataSource, errorMessage } from '../datasource';
+import { LabelStudioExport } from './LabelStudioExport';
 import {
   BenchOptions,
   BenchQuery,
@@ -319,6 +320,12 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
               onOpenMenu={loadRuns}
             />
           </InlineField>
+          {queryType === QueryType.Outputs && (
+            <LabelStudioExport
+              datasource={datasource}
+              runIds={query.runIds?.length ? query.runIds : query.runId ? [query.runId] : []}
+            />
+          )}
         </InlineFieldRow>
       )}
 
