@@ -181,7 +181,7 @@ func TestPromtoolAcceptsMetrics(t *testing.T) {
 func TestOutcomesCoverErrorClasses(t *testing.T) {
 	t.Parallel()
 	for _, c := range []bencher.ErrorClass{bencher.ErrTimeout, bencher.ErrConnection, bencher.ErrHTTPStatus, bencher.ErrStream,
-		bencher.ErrInvalidResponse, bencher.ErrCanceled, bencher.ErrInvalidRequest} {
+		bencher.ErrInvalidResponse, bencher.ErrCanceled, bencher.ErrInvalidRequest, bencher.ErrNotSent} {
 		rec := failed(0, c)
 		assert.Equal(t, string(c), Outcomes()[outcomeIndex(&rec)])
 	}

@@ -8,7 +8,7 @@ const OutcomeOK = "ok"
 // outcomeClasses are the error classes in outcome order, after "ok".
 var outcomeClasses = [...]bencher.ErrorClass{
 	bencher.ErrTimeout, bencher.ErrConnection, bencher.ErrHTTPStatus, bencher.ErrStream,
-	bencher.ErrInvalidResponse, bencher.ErrCanceled, bencher.ErrInvalidRequest,
+	bencher.ErrInvalidResponse, bencher.ErrCanceled, bencher.ErrInvalidRequest, bencher.ErrNotSent,
 }
 
 // numOutcomes is the size of the closed set of outcomes: "ok", the error
