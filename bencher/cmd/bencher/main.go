@@ -6,6 +6,7 @@
 //	bencher sim      serve the simulator until interrupted
 //	bencher report   re-render a result document
 //	bencher compare  compare two result documents; exit 3 on a regression
+//	bencher export   labelstudio: a run's answers as Label Studio tasks
 //
 // See bencher --help for the flags and exit codes.
 package main
@@ -130,7 +131,7 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "bencher: a command is needed: run, matrix, sim, report or compare (see --help)")
+		fmt.Fprintln(stderr, "bencher: a command is needed: run, matrix, sim, report, compare or export (see --help)")
 		return exitUsage
 	}
 	c := &cli{}
