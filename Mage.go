@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,9 +213,187 @@ func NpmCI() error {
 	return sh.RunV("npm", "--prefix", "grafana-plugin", "ci", "--no-audit", "--no-fund")
 }
 
-// Bench runs the Go benchmarks of the hot paths.
+// Bench runs the Go benchmarks of the hot paths, among them
+// BenchmarkMetricsHandler (the exporter's whole /metrics handler on a
+// simulated DGX H100, identity and gzip: cpu-ns/op, allocs/sample), then
+// ScrapeCost.
 func Bench() error {
-	return sh.RunWithV(env(), "go", append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem"}, goDirs...)...)
+	if err := sh.RunWithV(env(), "go", append([]string{"test", "-run", "^$", "-bench", ".", "-benchmem"}, goDirs...)...); err != nil {
+		return err
+	}
+	return ScrapeCost()
+}
+
+// ScrapeCost compares the CPU time one scrape costs the exporter (a
+// simulated DGX H100) and node_exporter on this machine, both scraped over
+// keep-alive HTTP as Prometheus does (gzip accepted), in alternating rounds
+// so that both see the same load. The CPU time is the process's own
+// (utime+stime of /proc/PID/stat). Without node_exporter (Debian:
+// apt-get install prometheus-node-exporter) it says so and measures the
+// exporter alone.
+func ScrapeCost() error {
+	if err := sh.RunWithV(env(), "go", "build", "-trimpath", "-ldflags", ldflags(""), "-o", "bin/benchstation-exporter",
+		binaries["benchstation-exporter"]); err != nil {
+		return err
+	}
+	ours, err := startScrapeTarget("bin/benchstation-exporter", "--nvml.simulate=dgxh100")
+	if err != nil {
+		return err
+	}
+	defer ours.stop()
+	targets := []*scrapeTarget{ours}
+	if path := nodeExporterPath(); path != "" {
+		node, err := startScrapeTarget(path)
+		if err != nil {
+			return err
+		}
+		defer node.stop()
+		targets = append(targets, node)
+	} else {
+		fmt.Println("node_exporter not found (apt-get install prometheus-node-exporter): measuring the exporter alone")
+	}
+	for range 5 {
+		for _, t := range targets {
+			if err := t.measure(2 * time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	for _, t := range targets {
+		fmt.Printf("%-28s %7.3f ms CPU per scrape (%d scrapes, %d samples each)\n", t.name, t.cpuPerScrape()*1e3, t.scrapes, t.samples)
+	}
+	if len(targets) == 2 {
+		fmt.Printf("node_exporter / benchstation-exporter CPU per scrape: %.1f (goal: at least 8)\n",
+			targets[1].cpuPerScrape()/targets[0].cpuPerScrape())
+	}
+	return nil
+}
+
+func nodeExporterPath() string {
+	for _, name := range []string{"prometheus-node-exporter", "node_exporter"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// scrapeTarget is an exporter process under measurement.
+type scrapeTarget struct {
+	name    string
+	cmd     *exec.Cmd
+	url     string
+	client  *http.Client
+	scrapes int
+	samples int
+	cpu     time.Duration
+}
+
+func startScrapeTarget(path string, args ...string) (*scrapeTarget, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(path, append(args, "--web.listen-address="+addr)...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	t := &scrapeTarget{name: filepath.Base(path), cmd: cmd, url: "http://" + addr + "/metrics", client: &http.Client{}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, err := t.scrape()
+		if err == nil {
+			t.samples = n
+			break
+		}
+		if time.Now().After(deadline) {
+			t.stop()
+			return nil, fmt.Errorf("%s did not answer: %w", path, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 20 { // warm up
+		if _, err := t.scrape(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (t *scrapeTarget) stop() { _ = t.cmd.Process.Kill(); _ = t.cmd.Wait() }
+
+// scrape fetches the metrics as Prometheus does and counts the samples.
+func (t *scrapeTarget) scrape() (int, error) {
+	req, err := http.NewRequest(http.MethodGet, t.url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+	resp, err := t.client.Do(req) // the transport asks for gzip and decompresses
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", t.url, resp.Status)
+	}
+	n := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && !strings.HasPrefix(line, "#") {
+			n++
+		}
+	}
+	return n, sc.Err()
+}
+
+// measure scrapes t back to back for about d and adds the CPU time its
+// process spent.
+func (t *scrapeTarget) measure(d time.Duration) error {
+	before, err := processCPU(t.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if _, err := t.scrape(); err != nil {
+			return err
+		}
+		t.scrapes++
+	}
+	after, err := processCPU(t.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	t.cpu += after - before
+	return nil
+}
+
+func (t *scrapeTarget) cpuPerScrape() float64 { return t.cpu.Seconds() / float64(t.scrapes) }
+
+// processCPU returns the user and system CPU time of process pid so far.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime and stime, fields 14 and 15
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += v
+	}
+	const userHZ = 100 // sysconf(_SC_CLK_TCK) on Linux
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // Clean removes build outputs.

@@ -147,8 +147,9 @@ func TestBatchGolden(t *testing.T) {
 	down.Close()
 	var logs logBuffer
 	s := newBatchSetup(t, batch.Config{PageSize: 4, StaleAfter: 5 * time.Minute}, logs.Logger(), nil, "main="+main.URL, "down="+down.URL)
-	got := withoutDurations(scrape(t, s.reg))
+	got := withoutDurations(scrape(t, s.exp))
 	golden(t, "batch.prom", got)
+	assert.Equal(t, got, withoutDurations(scrape(t, s.reg)), "Exporter.Gather and a Registry agree")
 	assert.Equal(t, []string{"limit=4", "after=batch_fin1&limit=4", "after=batch_exp1&limit=4"}, main.Requests())
 	assert.Contains(t, logs.String(), `msg="batch endpoint poll failed" endpoint=down reason=connection`)
 	assert.NotContains(t, got+logs.String(), batchKey)
@@ -158,7 +159,7 @@ func TestBatchGolden(t *testing.T) {
 	main.Fail(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	s.clock.Add(6 * time.Minute)
 	s.poll(t)
-	golden(t, "batch-stale.prom", withoutDurations(scrape(t, s.reg)))
+	golden(t, "batch-stale.prom", withoutDurations(scrape(t, s.exp)))
 }
 
 func TestBatchServesLastGoodDataWithItsAge(t *testing.T) {

@@ -68,10 +68,10 @@ func Factories() []Factory {
 }
 
 var (
-	scrapeDurationDesc = prometheus.NewDesc(SelfNamespace+"_scrape_collector_duration_seconds",
-		"Time the collector took for this scrape.", []string{"collector"}, nil)
-	scrapeSuccessDesc = prometheus.NewDesc(SelfNamespace+"_scrape_collector_success",
-		"Whether the collector succeeded in this scrape (1) or failed (0).", []string{"collector"}, nil)
+	scrapeDurationDesc = newPlainDesc(SelfNamespace+"_scrape_collector_duration_seconds",
+		"Time the collector took for this scrape.", "collector")
+	scrapeSuccessDesc = newPlainDesc(SelfNamespace+"_scrape_collector_success",
+		"Whether the collector succeeded in this scrape (1) or failed (0).", "collector")
 )
 
 // named is a collector with its name.
@@ -136,8 +136,8 @@ func DefaultEnabled() map[string]bool {
 // collectors' metrics are not described: the set of GPUs is only known at
 // scrape time (the node_exporter's choice too).
 func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
-	ch <- scrapeDurationDesc
-	ch <- scrapeSuccessDesc
+	ch <- scrapeDurationDesc.Desc
+	ch <- scrapeSuccessDesc.Desc
 }
 
 // Collect initialises NVML if needed, reports its state, and runs every
@@ -156,12 +156,12 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 func (e *Exporter) execute(n *named, ch chan<- prometheus.Metric) {
 	start := time.Now()
 	err := n.c.Update(ch)
-	ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), n.name)
+	gauge(ch, scrapeDurationDesc, time.Since(start).Seconds(), nil, n.name)
 	success := 1.0
 	if err != nil && !errors.Is(err, ErrNoData) {
 		success = 0
 	}
-	ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, success, n.name)
+	gauge(ch, scrapeSuccessDesc, success, nil, n.name)
 	e.logOutcome(n, err)
 }
 

@@ -21,8 +21,10 @@ func TestGoldenAllCollectors(t *testing.T) {
 	t.Parallel()
 	tb := newTestbed(t)
 	m := gpu.NewManager(tb.server)
-	_, reg := newExporter(t, m, Config{ProcessName: func(pid uint32) string { return "python3" }}, nil, "pcie", "nvlink")
-	golden(t, "dgxa100-all.prom", withoutDurations(scrape(t, reg)))
+	e, reg := newExporter(t, m, Config{ProcessName: func(pid uint32) string { return "python3" }}, nil, "pcie", "nvlink")
+	got := withoutDurations(scrape(t, e))
+	golden(t, "dgxa100-all.prom", got)
+	assert.Equal(t, got, withoutDurations(scrape(t, reg)), "Exporter.Gather and a Registry agree")
 }
 
 func TestGoldenSimulation(t *testing.T) {
@@ -33,8 +35,10 @@ func TestGoldenSimulation(t *testing.T) {
 	require.NoError(t, err)
 	now = at.Add(95 * time.Second)
 	m := gpu.NewManager(sys.Library(), gpu.Simulated())
-	_, reg := newExporter(t, m, Config{ProcessName: sys.ProcessName}, nil)
-	golden(t, "dgxh100-simulated.prom", withoutDurations(scrape(t, reg)))
+	e, reg := newExporter(t, m, Config{ProcessName: sys.ProcessName}, nil)
+	got := withoutDurations(scrape(t, e))
+	golden(t, "dgxh100-simulated.prom", got)
+	assert.Equal(t, got, withoutDurations(scrape(t, reg)), "Exporter.Gather and a Registry agree")
 }
 
 // withoutDurations drops the scrape-duration series, the one thing in an

@@ -36,7 +36,6 @@ func newProcess(d Deps) (Collector, error) {
 		count: newDesc("processes", "Number of processes running on the GPU (compute and graphics)."),
 		names: map[uint32]string{},
 	}
-	c.memory.volatile = true // PIDs come and go
 	if c.max <= 0 {
 		c.max = DefaultMaxProcessesPerGPU
 	}

@@ -2,7 +2,9 @@ package collector
 
 import (
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -11,104 +13,202 @@ import (
 	"github.com/benchstation/benchstation/exporter/gpu"
 )
 
-// desc is a per-GPU metric descriptor that builds each series' label pairs
-// once and reuses them at every scrape. Building them (what
+// desc is a metric descriptor that builds each series' label pairs once
+// and reuses them at every scrape. Building them (what
 // prometheus.MustNewConstMetric does each time) was the largest cost of a
 // scrape; label pairs are immutable by client_golang's contract, so sharing
 // them between scrapes is safe.
+//
+// A per-GPU desc (newDesc) has the labels gpu and uuid, taken from the
+// device, before its extra labels; a plain one (newPlainDesc) has only
+// its own labels.
 type desc struct {
 	*prometheus.Desc
-	names []string // label names: gpu, uuid, extra...
-	// volatile descriptors (label values that come and go, such as PIDs) are
-	// not cached, so the cache stays bounded.
-	volatile bool
+	name, help string
+	names      []string // label names in declaration order
+	perGPU     bool
+	// byDevice says that a per-GPU desc's label values are fixed for a
+	// device (nvidia_gpu_info): its cache is keyed by the device alone,
+	// however many labels it has.
+	byDevice bool
+	// lastSize is how many series the desc had in the latest scrape.
+	lastSize atomic.Int32
 
-	mu    sync.Mutex
-	pairs map[labelKey][]*dto.LabelPair
+	mu    sync.RWMutex
+	cache map[labelKey]*labelSet
+	// byIndex holds the label sets of a per-GPU desc without other labels,
+	// by device index: most descs, looked up without hashing.
+	byIndex []*labelSet
 }
 
-// labelKey identifies one series of a desc: the device and up to three
-// extra label values.
+// maxCached bounds the label sets a desc keeps. Label values that come
+// and go (process ids) would otherwise grow the cache without end; when it
+// is full it starts again.
+const maxCached = 1024
+
+// labelKey identifies one series of a desc: the device (per-GPU descs)
+// and up to three other label values.
 type labelKey struct {
 	d      *gpu.Device
-	extras [3]string
+	values [3]string
+}
+
+// labelSet is one series' label pairs, sorted by name as the exposition
+// wants them, and a key that orders series as prometheus.Registry does
+// (by label values, in label-name order) and identifies them.
+type labelSet struct {
+	pairs []*dto.LabelPair
+	key   string
+	d     *gpu.Device // the device, for byIndex
 }
 
 func newDesc(name, help string, extra ...string) *desc {
-	names := append([]string{"gpu", "uuid"}, extra...)
+	d := newPlainDesc(Namespace+"_"+name, help, append([]string{"gpu", "uuid"}, extra...)...)
+	d.perGPU = true
+	return d
+}
+
+// newPlainDesc is a desc of fqName whose label values are all given at
+// each sample.
+func newPlainDesc(fqName, help string, labels ...string) *desc {
 	return &desc{
-		Desc:  prometheus.NewDesc(Namespace+"_"+name, help, names, nil),
-		names: names,
-		pairs: map[labelKey][]*dto.LabelPair{},
+		Desc:  prometheus.NewDesc(fqName, help, labels, nil),
+		name:  fqName,
+		help:  help,
+		names: labels,
+		cache: map[labelKey]*labelSet{},
 	}
 }
 
-// labelPairs returns the sorted label pairs of the series of d with extra values.
-func (m *desc) labelPairs(d *gpu.Device, extra []string) []*dto.LabelPair {
-	cacheable := !m.volatile && len(extra) <= 3
+// labels returns the label set of the series of d (nil for a plain desc)
+// with the values given.
+func (m *desc) labels(d *gpu.Device, values []string) *labelSet {
+	if m.perGPU && (len(values) == 0 || m.byDevice) {
+		return m.deviceLabels(d, values)
+	}
+	cacheable := len(values) <= len(labelKey{}.values) || m.byDevice
 	var key labelKey
 	if cacheable {
 		key.d = d
-		copy(key.extras[:], extra)
-		m.mu.Lock()
-		p, ok := m.pairs[key]
-		m.mu.Unlock()
+		if !m.byDevice {
+			copy(key.values[:], values)
+		}
+		m.mu.RLock()
+		ls, ok := m.cache[key]
+		m.mu.RUnlock()
 		if ok {
-			return p
+			return ls
 		}
 	}
-	values := append([]string{d.Label, d.UUID}, extra...)
-	p := make([]*dto.LabelPair, len(m.names))
-	for i, name := range m.names {
-		p[i] = &dto.LabelPair{Name: proto.String(name), Value: proto.String(values[i])}
-	}
-	slices.SortFunc(p, func(a, b *dto.LabelPair) int {
-		return cmpString(a.GetName(), b.GetName())
-	})
+	ls := m.newLabelSet(d, values)
 	if cacheable {
 		m.mu.Lock()
-		m.pairs[key] = p
+		if len(m.cache) >= maxCached {
+			clear(m.cache)
+		}
+		m.cache[key] = ls
 		m.mu.Unlock()
 	}
-	return p
+	return ls
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// deviceLabels is labels for a series that only its device identifies.
+func (m *desc) deviceLabels(d *gpu.Device, values []string) *labelSet {
+	i := d.Index
+	m.mu.RLock()
+	var ls *labelSet
+	if i >= 0 && i < len(m.byIndex) {
+		ls = m.byIndex[i]
 	}
-	return 0
+	m.mu.RUnlock()
+	if ls != nil && ls.d == d { // a device of this NVML session
+		return ls
+	}
+	ls = m.newLabelSet(d, values)
+	if i >= 0 && i < maxCached {
+		m.mu.Lock()
+		if i >= len(m.byIndex) {
+			m.byIndex = append(m.byIndex, make([]*labelSet, i+1-len(m.byIndex))...)
+		}
+		m.byIndex[i] = ls
+		m.mu.Unlock()
+	}
+	return ls
 }
 
-// sample is one series' value at this scrape, with shared label pairs.
+func (m *desc) newLabelSet(d *gpu.Device, values []string) *labelSet {
+	all := values
+	if m.perGPU {
+		all = append([]string{d.Label, d.UUID}, values...)
+	}
+	p := make([]*dto.LabelPair, len(m.names))
+	for i, name := range m.names {
+		v := ""
+		if i < len(all) {
+			v = all[i]
+		}
+		p[i] = &dto.LabelPair{Name: proto.String(name), Value: proto.String(v)}
+	}
+	slices.SortFunc(p, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+	var key strings.Builder
+	for _, lp := range p {
+		key.WriteString(lp.GetValue())
+		// NUL sorts before every other byte, so comparing keys compares the
+		// values one by one, as prometheus.Registry orders series.
+		key.WriteByte(0)
+	}
+	return &labelSet{pairs: p, key: key.String(), d: d}
+}
+
+// sample is one series' value at this scrape. It carries the protobuf
+// message that represents it, so that Exporter.Gather builds a scrape's
+// metric families without allocating per sample beyond the sample itself.
 type sample struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
+	desc   *desc
+	labels *labelSet
 	typ    prometheus.ValueType
 	value  float64
+
+	metric  dto.Metric
+	gauge   dto.Gauge
+	counter dto.Counter
 }
 
 var _ prometheus.Metric = (*sample)(nil)
 
-func (s *sample) Desc() *prometheus.Desc { return s.desc }
+func (s *sample) Desc() *prometheus.Desc { return s.desc.Desc }
 
+// Write implements prometheus.Metric, for registries (tests compare the
+// two paths). It leaves s unchanged, so a sample may be written any number
+// of times.
 func (s *sample) Write(m *dto.Metric) error {
-	m.Label = s.labels
+	m.Label = s.labels.pairs
+	v := s.value
 	if s.typ == prometheus.CounterValue {
-		m.Counter = &dto.Counter{Value: &s.value}
+		m.Counter = &dto.Counter{Value: &v}
 	} else {
-		m.Gauge = &dto.Gauge{Value: &s.value}
+		m.Gauge = &dto.Gauge{Value: &v}
 	}
 	return nil
 }
 
+// proto fills and returns s's own protobuf message (see Exporter.Gather).
+func (s *sample) proto() *dto.Metric {
+	s.metric.Label = s.labels.pairs
+	if s.typ == prometheus.CounterValue {
+		s.counter.Value = &s.value
+		s.metric.Counter = &s.counter
+	} else {
+		s.gauge.Value = &s.value
+		s.metric.Gauge = &s.gauge
+	}
+	return &s.metric
+}
+
 func gauge(ch chan<- prometheus.Metric, m *desc, v float64, d *gpu.Device, extra ...string) {
-	ch <- &sample{desc: m.Desc, labels: m.labelPairs(d, extra), typ: prometheus.GaugeValue, value: v}
+	ch <- &sample{desc: m, labels: m.labels(d, extra), typ: prometheus.GaugeValue, value: v}
 }
 
 func counter(ch chan<- prometheus.Metric, m *desc, v float64, d *gpu.Device, extra ...string) {
-	ch <- &sample{desc: m.Desc, labels: m.labelPairs(d, extra), typ: prometheus.CounterValue, value: v}
+	ch <- &sample{desc: m, labels: m.labels(d, extra), typ: prometheus.CounterValue, value: v}
 }

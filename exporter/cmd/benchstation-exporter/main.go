@@ -18,7 +18,6 @@ import (
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
@@ -208,21 +207,12 @@ func newRedactor(args []string, getenv func(string) string) *secret.Redactor {
 }
 
 func serve(ctx context.Context, o *options, logger *slog.Logger) error {
-	gpus, cfg := newManager(o, logger)
-	defer gpus.Close()
-	enabled := map[string]bool{}
-	for name, on := range o.collectors {
-		enabled[name] = *on
-	}
-	exp, err := collector.New(collector.Deps{GPUs: gpus, Logger: logger, Config: cfg}, enabled)
+	h, closeAll, err := newHandler(o, logger)
 	if err != nil {
 		return err
 	}
-	defer exp.Close()
-	gpus.Refresh() // without NVML, the Manager logs the one line that says so
-
-	reg := newRegistry(exp)
-	srv := &http.Server{Handler: routes(o, reg, gpus, logger), ReadHeaderTimeout: 10 * time.Second}
+	defer closeAll()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -237,14 +227,35 @@ func serve(ctx context.Context, o *options, logger *slog.Logger) error {
 	return err
 }
 
-// newRegistry returns the registry /metrics serves: the GPU collectors,
-// the exporter's own process and Go runtime, and its build information.
-func newRegistry(exp prometheus.Collector) *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(exp, collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector(exporterName))
-	return reg
+// newHandler builds everything the server serves: the NVML session, the
+// collectors, the registry and the routes. closeAll releases what they hold.
+func newHandler(o *options, logger *slog.Logger) (h http.Handler, closeAll func(), err error) {
+	gpus, cfg := newManager(o, logger)
+	enabled := map[string]bool{}
+	for name, on := range o.collectors {
+		enabled[name] = *on
+	}
+	exp, err := collector.New(collector.Deps{GPUs: gpus, Logger: logger, Config: cfg}, enabled)
+	if err != nil {
+		gpus.Close()
+		return nil, nil, err
+	}
+	gpus.Refresh() // without NVML, the Manager logs the one line that says so
+	closeAll = func() {
+		exp.Close()
+		gpus.Close()
+	}
+	return routes(o, newGatherer(exp), gpus, logger), closeAll, nil
+}
+
+// newGatherer returns what /metrics serves: the collectors' metrics and
+// the exporter's own process and Go runtime (collector.Self, in place of
+// client_golang's process and Go collectors), each gathered by its own
+// fast path, and the build information from a registry.
+func newGatherer(exp *collector.Exporter) prometheus.Gatherer {
+	build := prometheus.NewRegistry()
+	build.MustRegister(versioncollector.NewCollector(exporterName))
+	return collector.Merge(exp, collector.NewSelf(), build)
 }
 
 func newManager(o *options, logger *slog.Logger) (*gpu.Manager, collector.Config) {
