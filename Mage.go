@@ -75,8 +75,6 @@ func ldflags(extra string) string {
 	flags := []string{extra}
 	if v := version(); v != "" {
 		flags = append(flags, "-X", buildinfoPkg+".version="+v)
-		// The bencher's own variable, until bencher/results reads internal/buildinfo.
-		flags = append(flags, "-X", "github.com/benchstation/benchstation/bencher/results.version="+v)
 	}
 	if rev := gitOutput("rev-parse", "HEAD"); rev != "" {
 		if gitOutput("status", "--porcelain", "--untracked-files=no") != "" {

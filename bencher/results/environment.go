@@ -19,6 +19,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/buildinfo"
 	"github.com/benchstation/benchstation/internal/secret"
 )
 
@@ -57,55 +58,30 @@ func validID(id string) bool {
 func RedactURL(raw string) string { return bencher.DisplayTarget(raw) }
 
 // version, when stamped at link time, is the bencher's version and takes
-// precedence over the build information:
+// precedence over internal/buildinfo (which Mage stamps now):
 //
 //	go build -ldflags "-X github.com/benchstation/benchstation/bencher/results.version=v1.2.3"
 var version string
 
 // BuildVersion returns the version of the bencher (the CLI, the Grafana
 // plugin, anything that writes run documents): the version stamped with
-// -ldflags -X (see version); else the main module's version from the build
-// information (a tag, or a pseudo-version that Go stamps from the VCS);
-// else the VCS revision's first 12 hex digits, with "-dirty" when the
-// working tree was modified; "devel" only when the binary knows none of
-// these (built with -buildvcs=false outside a module version, or a test).
+// -ldflags -X (see version), else internal/buildinfo's, which every
+// Benchstation binary reports alike: its own stamp, else the main module's
+// version from the build information (a tag, or a pseudo-version that Go
+// stamps from the VCS), else the VCS revision's first 12 hex digits, with
+// "-dirty" when the working tree was modified; "devel" only when the
+// binary knows none of these.
 func BuildVersion() string {
-	bi, _ := debug.ReadBuildInfo() // nil when the binary has none
-	return buildVersion(version, bi)
+	if v := strings.TrimSpace(version); v != "" {
+		return v
+	}
+	return buildinfo.Version()
 }
 
 // buildVersion is BuildVersion with its inputs given: stamped, and the
 // build information (nil when there is none).
 func buildVersion(stamped string, bi *debug.BuildInfo) string {
-	if v := strings.TrimSpace(stamped); v != "" {
-		return v
-	}
-	if bi == nil {
-		return "devel"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev string
-	var dirty bool
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return rev
+	return buildinfo.From(buildinfo.Stamp{Version: stamped}, bi).Version
 }
 
 // newEnvironment returns the environment section of a run.
