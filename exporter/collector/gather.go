@@ -20,11 +20,33 @@ import (
 // carries its own dto.Metric, and duplicates are found while sorting.
 // Metrics that are not the collectors' own samples (the batch collector's
 // const metrics) take the Registry's path.
-func (e *Exporter) Gather() ([]*dto.MetricFamily, error) { return gather(e.Collect) }
+func (e *Exporter) Gather() ([]*dto.MetricFamily, error) {
+	mfs, _, err := gather(e.Collect)
+	return mfs, err
+}
+
+// Transactional returns e as a prometheus.TransactionalGatherer (for
+// promhttp.HandlerForTransactional): what the families hold is reused by
+// later scrapes once done is called, so a scrape leaves almost no garbage.
+func (e *Exporter) Transactional() prometheus.TransactionalGatherer { return transactional(e.Collect) }
+
+// transactional is a TransactionalGatherer made of a collect function.
+type transactional func(chan<- prometheus.Metric)
+
+func (t transactional) Gather() ([]*dto.MetricFamily, func(), error) {
+	mfs, used, err := gather(t)
+	return mfs, func() {
+		for _, s := range used {
+			samples.Put(s)
+		}
+	}, err
+}
 
 // gather runs collect and builds the families of what it sends: samples
-// by the fast path, other metrics as a Registry would.
-func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, error) {
+// by the fast path, other metrics as a Registry would. It also returns
+// the samples in the families, which their caller may recycle once it is
+// done with the families.
+func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, []*sample, error) {
 	ch := make(chan prometheus.Metric, 256)
 	go func() {
 		collect(ch)
@@ -32,12 +54,14 @@ func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, error)
 	}()
 	byDesc := make(map[*desc]*seriesFamily, 64)
 	var others []prometheus.Metric
+	n := 0
 	for m := range ch {
 		s, ok := m.(*sample)
 		if !ok {
 			others = append(others, m)
 			continue
 		}
+		n++
 		f := byDesc[s.desc]
 		if f == nil {
 			f = &seriesFamily{desc: s.desc, typ: s.typ, samples: make([]*sample, 0, s.desc.lastSize.Load())}
@@ -61,6 +85,7 @@ func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, error)
 		}
 	}
 	mfs := make([]*dto.MetricFamily, 0, len(byName)+8)
+	used := make([]*sample, 0, n)
 	for _, f := range byName {
 		mf, err := f.build()
 		if err != nil {
@@ -68,6 +93,7 @@ func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, error)
 			continue
 		}
 		mfs = append(mfs, mf)
+		used = append(used, f.samples...)
 	}
 	if len(others) > 0 {
 		more, err := gatherMetrics(others)
@@ -83,9 +109,9 @@ func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, error)
 		}
 	}
 	if len(errs) > 0 {
-		return mfs, prometheus.MultiError(errs)
+		return mfs, used, prometheus.MultiError(errs)
 	}
-	return mfs, nil
+	return mfs, used, nil
 }
 
 // seriesFamily is one metric family of a scrape in the making.
@@ -144,22 +170,33 @@ func (r replay) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// Merge returns a Gatherer of the families of every gatherer, sorted by
-// name. Unlike prometheus.Gatherers it does not re-check every series (each
-// gatherer checks its own); a family that two gatherers return is an error.
-func Merge(gs ...prometheus.Gatherer) prometheus.Gatherer { return merged(gs) }
+// Merge returns a TransactionalGatherer of the families of every
+// gatherer, sorted by name. Unlike prometheus.Gatherers it does not
+// re-check every series (each gatherer checks its own); a family that two
+// gatherers return is an error. Wrap a plain Gatherer with
+// prometheus.ToTransactionalGatherer.
+func Merge(gs ...prometheus.TransactionalGatherer) prometheus.TransactionalGatherer {
+	return merged(gs)
+}
 
-type merged []prometheus.Gatherer
+type merged []prometheus.TransactionalGatherer
 
-func (m merged) Gather() ([]*dto.MetricFamily, error) {
+func (m merged) Gather() ([]*dto.MetricFamily, func(), error) {
 	var all []*dto.MetricFamily
 	var errs prometheus.MultiError
+	dones := make([]func(), 0, len(m))
 	for _, g := range m {
-		mfs, err := g.Gather()
+		mfs, done, err := g.Gather()
+		dones = append(dones, done)
 		if err != nil {
 			errs.Append(err)
 		}
 		all = append(all, mfs...)
+	}
+	done := func() {
+		for _, d := range dones {
+			d()
+		}
 	}
 	slices.SortFunc(all, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
 	for i := 1; i < len(all); i++ {
@@ -167,5 +204,5 @@ func (m merged) Gather() ([]*dto.MetricFamily, error) {
 			errs.Append(fmt.Errorf("metric family %s gathered from two sources", all[i].GetName()))
 		}
 	}
-	return all, errs.MaybeUnwrap()
+	return all, done, errs.MaybeUnwrap()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -45,7 +46,7 @@ func TestGatherRejectsWhatARegistryRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := gather(tc.collect)
+			_, _, err := gather(tc.collect)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			// A Registry rejects the same.
@@ -71,7 +72,7 @@ func TestGatherOrdersAsARegistry(t *testing.T) {
 		gauge(ch, d2, 5, nil, "11", "c")
 		ch <- prometheus.MustNewConstMetric(other, prometheus.CounterValue, 3, "v")
 	}
-	got, err := gather(collect)
+	got, _, err := gather(collect)
 	require.NoError(t, err)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectFunc(collect))
@@ -97,15 +98,17 @@ func TestMerge(t *testing.T) {
 	b := prometheus.NewRegistry()
 	b.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "m_a", Help: "A."}),
 		prometheus.NewGauge(prometheus.GaugeOpts{Name: "m_c", Help: "C."}))
-	mfs, err := Merge(a, b).Gather()
+	ta, tb := prometheus.ToTransactionalGatherer(a), prometheus.ToTransactionalGatherer(b)
+	mfs, done, err := Merge(ta, tb).Gather()
 	require.NoError(t, err)
+	done()
 	var names []string
 	for _, mf := range mfs {
 		names = append(names, mf.GetName())
 	}
 	assert.Equal(t, []string{"m_a", "m_b", "m_c"}, names)
 
-	_, err = Merge(a, b, a).Gather()
+	_, _, err = Merge(ta, tb, ta).Gather()
 	assert.ErrorContains(t, err, "metric family m_b gathered from two sources")
 }
 
@@ -181,4 +184,36 @@ func TestSelfMatchesClientGolang(t *testing.T) {
 	assert.Greater(t, values["go_memstats_heap_alloc_bytes"], 0.0)
 	assert.Greater(t, values["go_threads"], 0.0)
 	assert.Equal(t, 1.0, values["go_info"])
+}
+
+// TestTransactionalGathersRecycleSafely: scrapes at once, each giving its
+// samples back when done, never see one another's series (run with -race).
+func TestTransactionalGathersRecycleSafely(t *testing.T) {
+	t.Parallel()
+	sys, err := gpusim.New("dgxh100")
+	require.NoError(t, err)
+	e, reg := newExporter(t, gpu.NewManager(sys.Library(), gpu.Simulated()), Config{ProcessName: sys.ProcessName}, nil)
+	want := family(scrape(t, reg), "nvidia_gpu_info")
+	g := Merge(e.Transactional(), NewSelf().Transactional())
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				mfs, done, err := g.Gather()
+				assert.NoError(t, err)
+				var b strings.Builder
+				enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+				for _, mf := range mfs {
+					assert.NoError(t, enc.Encode(mf))
+				}
+				got := b.String()
+				assert.Equal(t, want, family(got, "nvidia_gpu_info"))
+				assert.Equal(t, 8, strings.Count(got, "\nnvidia_gpu_temperature_celsius{"))
+				assert.Equal(t, 8*len(clockEventReasons), strings.Count(got, "\nnvidia_gpu_clock_event_active{"))
+				assert.Equal(t, 1, strings.Count(got, "\nprocess_cpu_seconds_total "))
+				done()
+			}
+		})
+	}
+	wg.Wait()
 }

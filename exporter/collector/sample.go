@@ -205,10 +205,20 @@ func (s *sample) proto() *dto.Metric {
 	return &s.metric
 }
 
+// samples recycles samples between scrapes: a transactional gather (see
+// Transactional) gives its samples back once the scrape has been written.
+var samples = sync.Pool{New: func() any { return new(sample) }}
+
+func newSample(m *desc, labels *labelSet, typ prometheus.ValueType, v float64) *sample {
+	s := samples.Get().(*sample)
+	*s = sample{desc: m, labels: labels, typ: typ, value: v}
+	return s
+}
+
 func gauge(ch chan<- prometheus.Metric, m *desc, v float64, d *gpu.Device, extra ...string) {
-	ch <- &sample{desc: m, labels: m.labels(d, extra), typ: prometheus.GaugeValue, value: v}
+	ch <- newSample(m, m.labels(d, extra), prometheus.GaugeValue, v)
 }
 
 func counter(ch chan<- prometheus.Metric, m *desc, v float64, d *gpu.Device, extra ...string) {
-	ch <- &sample{desc: m, labels: m.labels(d, extra), typ: prometheus.CounterValue, value: v}
+	ch <- newSample(m, m.labels(d, extra), prometheus.CounterValue, v)
 }

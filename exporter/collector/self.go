@@ -80,7 +80,13 @@ func (s *Self) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Gather implements prometheus.Gatherer by the collectors' fast path.
-func (s *Self) Gather() ([]*dto.MetricFamily, error) { return gather(s.Collect) }
+func (s *Self) Gather() ([]*dto.MetricFamily, error) {
+	mfs, _, err := gather(s.Collect)
+	return mfs, err
+}
+
+// Transactional is Exporter.Transactional for s.
+func (s *Self) Transactional() prometheus.TransactionalGatherer { return transactional(s.Collect) }
 
 // Collect implements prometheus.Collector. A reading that fails is left out.
 func (s *Self) Collect(ch chan<- prometheus.Metric) {

@@ -65,7 +65,7 @@ func tryPattern(p string) (err error) {
 	return nil
 }
 
-func routes(o *options, reg prometheus.Gatherer, gpus *gpu.Manager, logger *slog.Logger) http.Handler {
+func routes(o *options, reg prometheus.TransactionalGatherer, gpus *gpu.Manager, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(o.metricsPath, metricsHandler(reg, logger))
 	mux.HandleFunc(healthPath, func(w http.ResponseWriter, _ *http.Request) {
@@ -116,8 +116,8 @@ func routes(o *options, reg prometheus.Gatherer, gpus *gpu.Manager, logger *slog
 //     scrape with its scrape_timeout and hangs up; the exporter notices on
 //     its next write. A hung collector was not stopped by the timeout
 //     either: it only answered 503 sooner.
-func metricsHandler(reg prometheus.Gatherer, logger *slog.Logger) http.Handler {
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+func metricsHandler(reg prometheus.TransactionalGatherer, logger *slog.Logger) http.Handler {
+	h := promhttp.HandlerForTransactional(reg, promhttp.HandlerOpts{
 		ErrorLog:            newScrapeErrorLog(logger, time.Now),
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 10,

@@ -52,7 +52,7 @@ func testRoutes(t *testing.T, reg prometheus.Gatherer, args ...string) (http.Han
 	sys, err := gpusim.New("dgxh100")
 	require.NoError(t, err)
 	var logs testkit.Buffer
-	return routes(o, reg, gpu.NewManager(sys.Library(), gpu.Simulated()), logs.Logger()), &logs
+	return routes(o, prometheus.ToTransactionalGatherer(reg), gpu.NewManager(sys.Library(), gpu.Simulated()), logs.Logger()), &logs
 }
 
 // TestClientHangUpIsNotAnError: a load test ending (20 connections) logged
