@@ -122,8 +122,9 @@ func checkGoodResponses(t *testing.T, resp *backend.QueryDataResponse) {
 	require.NoError(t, runs.Error)
 	require.Len(t, runs.Frames, 1)
 	assert.Equal(t, []string{"20261120T100000Z-aaaaa1", "20261121T110000Z-aaaaa2", "20261123T130000Z-ccccc1"}, runIDs(t, runs.Frames[0]))
-	unit := runs.Frames[0].Fields[15].Config.Unit
-	assert.Equal(t, "ms", unit, "field configs survive the trip")
+	ttft, _ := runs.Frames[0].FieldByName("ttft_p50")
+	require.NotNil(t, ttft)
+	assert.Equal(t, "ms", ttft.Config.Unit, "field configs survive the trip")
 
 	trend := resp.Responses["B"]
 	require.NoError(t, trend.Error)

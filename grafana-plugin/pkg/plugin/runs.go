@@ -104,6 +104,8 @@ func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataReques
 //	id, name, labels, profile,   string (labels as "k=v, k=v", sorted)
 //	model, status
 //	simulated                    bool
+//	client_saturated             bool: the bencher itself was the
+//	                             bottleneck, its latencies read high
 //	requests, success_rate,      *float64, with units (see UnitOf); null
 //	request_throughput,          where the run has no such value (a run
 //	output_throughput,           without measurements has no rates, no
@@ -118,7 +120,7 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 	for i := range text {
 		text[i] = make([]string, n)
 	}
-	simulated := make([]bool, n)
+	simulated, saturated := make([]bool, n), make([]bool, n)
 	cols := runsNumericColumns()
 	nums := make([][]*float64, len(cols))
 	for i := range nums {
@@ -133,7 +135,7 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 		for i, s := range []string{h.ID, h.Name, formatLabels(h.Labels), h.Profile, h.Environment.Model, string(h.Status)} {
 			text[i][r] = s
 		}
-		simulated[r] = h.Environment.Simulated
+		simulated[r], saturated[r] = h.Environment.Simulated, h.ClientSaturated()
 		for i, c := range cols {
 			nums[i][r] = optionalValue(&h.Summary, c.value)
 		}
@@ -147,7 +149,8 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 	for i, name := range []string{"id", "name", "labels", "profile", "model", "status"} {
 		fields = append(fields, named(data.NewField(name, nil, text[i]), titleCase(name), ""))
 	}
-	fields = append(fields, named(data.NewField("simulated", nil, simulated), "Simulated", ""))
+	fields = append(fields, named(data.NewField("simulated", nil, simulated), "Simulated", ""),
+		named(data.NewField("client_saturated", nil, saturated), "Client saturated", ""))
 	for i, c := range cols {
 		fields = append(fields, named(data.NewField(c.value, nil, nums[i]), c.display, UnitOf(c.value)))
 	}

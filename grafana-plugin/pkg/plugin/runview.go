@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -81,8 +82,19 @@ func (d *Datasource) queryRun(ctx context.Context, req *backend.QueryDataRequest
 		if err != nil {
 			return badQuery(err)
 		}
-		return backend.DataResponse{Frames: data.Frames{frame}}
+		return withNotices(data.Frames{frame}, saturationNotices(&doc.Header)...)
 	})
+}
+
+// saturationNotices returns a warning for a run whose client was
+// saturated: its latencies read high, and the reasons say why.
+func saturationNotices(h *results.Header) []data.Notice {
+	if !h.ClientSaturated() {
+		return nil
+	}
+	return []data.Notice{{Severity: data.NoticeSeverityWarning, Text: fmt.Sprintf(
+		"run %s: the bencher itself was saturated (%s), so its latencies read high; "+
+			"give the client its own cores or fewer streams and run again", h.ID, strings.Join(h.Client.Reasons, ", "))}}
 }
 
 // docError is the response of a query whose run cannot be read.
