@@ -29,16 +29,22 @@ ENV GOTOOLCHAIN=auto
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
+# The version the three programs report (--version, build_info, run
+# documents): the build context has no .git, so Go's build information
+# cannot tell it. docker compose passes $BENCHSTATION_VERSION, e.g.
+#   BENCHSTATION_VERSION=$(git describe --tags --always --dirty) docker compose build
+ARG BENCHSTATION_VERSION=
+ENV GO_LDFLAGS="-s -w -X github.com/benchstation/benchstation/internal/buildinfo.version=${BENCHSTATION_VERSION}"
 
 FROM go-src AS exporter-build
 # go-nvml is cgo; the warning flags are the ones Mage.go uses.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=1 CGO_CFLAGS="-O2 -g -Wno-deprecated-declarations" \
-    go build -trimpath -ldflags "-s -w" -o /out/benchstation-exporter ./exporter/cmd/benchstation-exporter
+    go build -trimpath -ldflags "$GO_LDFLAGS" -o /out/benchstation-exporter ./exporter/cmd/benchstation-exporter
 
 FROM go-src AS bencher-build
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bencher ./bencher/cmd/bencher
+    CGO_ENABLED=0 go build -trimpath -ldflags "$GO_LDFLAGS" -o /out/bencher ./bencher/cmd/bencher
 # The image's /results, copied in with Grafana's user as owner (below).
 RUN mkdir -p /out/results && chmod 0770 /out/results
 
@@ -47,7 +53,7 @@ ARG TARGETARCH
 # The executable name Grafana looks for: plugin.json's "executable" plus _linux_<arch>.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=linux GOARCH=${TARGETARCH:-amd64} \
-    go build -trimpath -ldflags "-s -w" -o /out/gpx_bencher_linux_${TARGETARCH:-amd64} ./grafana-plugin/pkg
+    go build -trimpath -ldflags "$GO_LDFLAGS" -o /out/gpx_bencher_linux_${TARGETARCH:-amd64} ./grafana-plugin/pkg
 
 # ------------------------------------------------------------- plugin frontend
 FROM ${NODE_IMAGE} AS plugin-frontend
