@@ -78,11 +78,12 @@ type RunConfig struct {
 	Warmup   int           `json:"warmup"`
 	Timeout  time.Duration `json:"timeout_ns"`
 	// IdleTimeout is the limit on the time without a byte of a stream (0:
-	// none; see WithIdleTimeout).
-	IdleTimeout time.Duration `json:"idle_timeout_ns"`
+	// none, and absent from the document; see WithIdleTimeout).
+	IdleTimeout time.Duration `json:"idle_timeout_ns,omitempty"`
 	// PrewarmConnections is the number of connections opened before the
-	// start (asked for; 0: none, cold connections; see Result.Prewarm).
-	PrewarmConnections int           `json:"prewarm_connections"`
+	// start (asked for; 0: none, cold connections, and absent from the
+	// document, as in documents older than prewarming; see Result.Prewarm).
+	PrewarmConnections int           `json:"prewarm_connections,omitempty"`
 	Retries            int           `json:"retries"`
 	RetryBase          time.Duration `json:"retry_base_ns"`
 	RetryMax           time.Duration `json:"retry_max_ns"`
