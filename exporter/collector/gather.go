@@ -34,19 +34,58 @@ func (e *Exporter) Transactional() prometheus.TransactionalGatherer { return tra
 type transactional func(chan<- prometheus.Metric)
 
 func (t transactional) Gather() ([]*dto.MetricFamily, func(), error) {
-	mfs, used, err := gather(t)
-	return mfs, func() {
+	fams, done, err := t.families()
+	return protos(fams), done, err
+}
+
+// families is Gather without the protobuf messages (see Scrape).
+func (t transactional) families() ([]metricFamily, func(), error) {
+	fams, used, err := collectFamilies(t)
+	return fams, func() {
 		for _, s := range used {
 			samples.Put(s)
 		}
 	}, err
 }
 
-// gather runs collect and builds the families of what it sends: samples
-// by the fast path, other metrics as a Registry would. It also returns
-// the samples in the families, which their caller may recycle once it is
-// done with the families.
+// gather runs collect and builds the families of what it sends. It also
+// returns the samples in the families, which their caller may recycle once
+// it is done with the families.
 func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, []*sample, error) {
+	fams, used, err := collectFamilies(collect)
+	return protos(fams), used, err
+}
+
+// metricFamily is one metric family of a scrape: the collectors' samples
+// (series), or a family gathered another way (mf).
+type metricFamily struct {
+	name   string
+	series *seriesFamily
+	mf     *dto.MetricFamily
+}
+
+// proto returns f as a protobuf message.
+func (f metricFamily) proto() *dto.MetricFamily {
+	if f.mf != nil {
+		return f.mf
+	}
+	return f.series.proto()
+}
+
+func protos(fams []metricFamily) []*dto.MetricFamily {
+	mfs := make([]*dto.MetricFamily, len(fams))
+	for i, f := range fams {
+		mfs[i] = f.proto()
+	}
+	return mfs
+}
+
+// collectFamilies runs collect and returns the families of what it sends,
+// sorted by name and checked as a Registry checks them: samples by the fast
+// path, other metrics by a Registry. It also returns the samples in the
+// families, which their caller may recycle once it is done with the
+// families.
+func collectFamilies(collect func(chan<- prometheus.Metric)) ([]metricFamily, []*sample, error) {
 	ch := make(chan prometheus.Metric, 256)
 	go func() {
 		collect(ch)
@@ -84,15 +123,14 @@ func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, []*sam
 			g.samples = append(g.samples, f.samples...)
 		}
 	}
-	mfs := make([]*dto.MetricFamily, 0, len(byName)+8)
+	fams := make([]metricFamily, 0, len(byName)+8)
 	used := make([]*sample, 0, n)
-	for _, f := range byName {
-		mf, err := f.build()
-		if err != nil {
+	for name, f := range byName {
+		if err := f.check(); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		mfs = append(mfs, mf)
+		fams = append(fams, metricFamily{name: name, series: f})
 		used = append(used, f.samples...)
 	}
 	if len(others) > 0 {
@@ -100,18 +138,20 @@ func gather(collect func(chan<- prometheus.Metric)) ([]*dto.MetricFamily, []*sam
 		if err != nil {
 			errs = append(errs, err)
 		}
-		mfs = append(mfs, more...)
+		for _, mf := range more {
+			fams = append(fams, metricFamily{name: mf.GetName(), mf: mf})
+		}
 	}
-	slices.SortFunc(mfs, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
-	for i := 1; i < len(mfs); i++ {
-		if mfs[i].GetName() == mfs[i-1].GetName() {
-			errs = append(errs, fmt.Errorf("metric family %s collected both as samples and as other metrics", mfs[i].GetName()))
+	slices.SortFunc(fams, func(a, b metricFamily) int { return cmp.Compare(a.name, b.name) })
+	for i := 1; i < len(fams); i++ {
+		if fams[i].name == fams[i-1].name {
+			errs = append(errs, fmt.Errorf("metric family %s collected both as samples and as other metrics", fams[i].name))
 		}
 	}
 	if len(errs) > 0 {
-		return mfs, used, prometheus.MultiError(errs)
+		return fams, used, prometheus.MultiError(errs)
 	}
-	return mfs, used, nil
+	return fams, used, nil
 }
 
 // seriesFamily is one metric family of a scrape in the making.
@@ -126,27 +166,33 @@ var (
 	counterType = dto.MetricType_COUNTER
 )
 
-// build sorts the family's series as a Registry does, checks that no two
-// are the same series and that they agree on their type, and returns the
-// family.
-func (f *seriesFamily) build() (*dto.MetricFamily, error) {
+// check sorts the family's series as a Registry does, and checks that no
+// two are the same series and that they agree on their type.
+func (f *seriesFamily) check() error {
 	slices.SortFunc(f.samples, func(a, b *sample) int { return cmp.Compare(a.labels.key, b.labels.key) })
+	for i, s := range f.samples {
+		if s.typ != f.typ {
+			return fmt.Errorf("metric family %s collected as both gauge and counter", f.desc.name)
+		}
+		if i > 0 && s.labels.key == f.samples[i-1].labels.key {
+			return fmt.Errorf("metric %s collected twice with the same labels %v", f.desc.name, s.labels.pairs)
+		}
+	}
+	f.desc.lastSize.Store(int32(len(f.samples))) // the next scrape's capacity
+	return nil
+}
+
+// proto returns the checked family as a protobuf message.
+func (f *seriesFamily) proto() *dto.MetricFamily {
 	mf := &dto.MetricFamily{Name: &f.desc.name, Help: &f.desc.help, Type: &gaugeType,
 		Metric: make([]*dto.Metric, len(f.samples))}
 	if f.typ == prometheus.CounterValue {
 		mf.Type = &counterType
 	}
 	for i, s := range f.samples {
-		if s.typ != f.typ {
-			return nil, fmt.Errorf("metric family %s collected as both gauge and counter", f.desc.name)
-		}
-		if i > 0 && s.labels.key == f.samples[i-1].labels.key {
-			return nil, fmt.Errorf("metric %s collected twice with the same labels %v", f.desc.name, s.labels.pairs)
-		}
 		mf.Metric[i] = s.proto()
 	}
-	f.desc.lastSize.Store(int32(len(f.samples))) // the next scrape's capacity
-	return mf, nil
+	return mf
 }
 
 // gatherMetrics turns metrics of any kind into families the way a
@@ -171,38 +217,65 @@ func (r replay) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Merge returns a TransactionalGatherer of the families of every
-// gatherer, sorted by name. Unlike prometheus.Gatherers it does not
-// re-check every series (each gatherer checks its own); a family that two
-// gatherers return is an error. Wrap a plain Gatherer with
-// prometheus.ToTransactionalGatherer.
-func Merge(gs ...prometheus.TransactionalGatherer) prometheus.TransactionalGatherer {
-	return merged(gs)
+// gatherer, sorted by name, which also writes them in the text format
+// without building protobuf messages (see Scrape). Unlike
+// prometheus.Gatherers it does not re-check every series (each gatherer
+// checks its own); a family that two gatherers return is an error. Wrap a
+// plain Gatherer with prometheus.ToTransactionalGatherer.
+func Merge(gs ...prometheus.TransactionalGatherer) *Merged {
+	return &Merged{gs: gs}
 }
 
-type merged []prometheus.TransactionalGatherer
+// Merged is what Merge returns.
+type Merged struct {
+	gs []prometheus.TransactionalGatherer
+}
 
-func (m merged) Gather() ([]*dto.MetricFamily, func(), error) {
-	var all []*dto.MetricFamily
+// familyGatherer is a gatherer of families (transactional).
+type familyGatherer interface {
+	families() ([]metricFamily, func(), error)
+}
+
+// Gather implements prometheus.TransactionalGatherer.
+func (m *Merged) Gather() ([]*dto.MetricFamily, func(), error) {
+	s, err := m.Scrape()
+	return protos(s.fams), s.Done, err
+}
+
+// Scrape gathers every gatherer once. The error is Gather's: the scrape
+// holds what could be gathered. Call Done once the scrape is written.
+func (m *Merged) Scrape() (*Scrape, error) {
+	s := &Scrape{dones: make([]func(), 0, len(m.gs))}
 	var errs prometheus.MultiError
-	dones := make([]func(), 0, len(m))
-	for _, g := range m {
-		mfs, done, err := g.Gather()
-		dones = append(dones, done)
+	for _, g := range m.gs {
+		var (
+			fams []metricFamily
+			done func()
+			err  error
+		)
+		if fg, ok := g.(familyGatherer); ok {
+			fams, done, err = fg.families()
+		} else {
+			var mfs []*dto.MetricFamily
+			mfs, done, err = g.Gather()
+			fams = make([]metricFamily, len(mfs))
+			for i, mf := range mfs {
+				fams[i] = metricFamily{name: mf.GetName(), mf: mf}
+			}
+		}
+		if done != nil {
+			s.dones = append(s.dones, done)
+		}
 		if err != nil {
 			errs.Append(err)
 		}
-		all = append(all, mfs...)
+		s.fams = append(s.fams, fams...)
 	}
-	done := func() {
-		for _, d := range dones {
-			d()
+	slices.SortFunc(s.fams, func(a, b metricFamily) int { return cmp.Compare(a.name, b.name) })
+	for i := 1; i < len(s.fams); i++ {
+		if s.fams[i].name == s.fams[i-1].name {
+			errs.Append(fmt.Errorf("metric family %s gathered from two sources", s.fams[i].name))
 		}
 	}
-	slices.SortFunc(all, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
-	for i := 1; i < len(all); i++ {
-		if all[i].GetName() == all[i-1].GetName() {
-			errs.Append(fmt.Errorf("metric family %s gathered from two sources", all[i].GetName()))
-		}
-	}
-	return all, done, errs.MaybeUnwrap()
+	return s, errs.MaybeUnwrap()
 }

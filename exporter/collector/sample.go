@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/model"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/benchstation/benchstation/exporter/gpu"
@@ -33,6 +34,14 @@ type desc struct {
 	byDevice bool
 	// lastSize is how many series the desc had in the latest scrape.
 	lastSize atomic.Int32
+	// legacy says that the name and label names are valid in the legacy
+	// (pre-UTF-8) scheme: the text exposition writes them as they are, under
+	// any escaping scheme, so Scrape.AppendText writes the desc's series
+	// itself. Others take expfmt's encoder.
+	legacy bool
+	// header is the family's HELP and TYPE lines in the text format, as
+	// a gauge ([0]) and as a counter ([1]).
+	header [2]string
 
 	mu    sync.RWMutex
 	cache map[labelKey]*labelSet
@@ -60,6 +69,9 @@ type labelSet struct {
 	pairs []*dto.LabelPair
 	key   string
 	d     *gpu.Device // the device, for byIndex
+	// text is what the text exposition writes before the series' value:
+	// `name{label="value",...} `, as expfmt writes it (legacy descs).
+	text string
 }
 
 func newDesc(name, help string, extra ...string) *desc {
@@ -71,14 +83,28 @@ func newDesc(name, help string, extra ...string) *desc {
 // newPlainDesc is a desc of fqName whose label values are all given at
 // each sample.
 func newPlainDesc(fqName, help string, labels ...string) *desc {
+	legacy := model.LegacyValidation.IsValidMetricName(fqName)
+	for _, l := range labels {
+		legacy = legacy && model.LegacyValidation.IsValidLabelName(l)
+	}
+	helpLine := "# HELP " + fqName + " " + helpEscaper.Replace(help) + "\n# TYPE " + fqName
 	return &desc{
-		Desc:  prometheus.NewDesc(fqName, help, labels, nil),
-		name:  fqName,
-		help:  help,
-		names: labels,
-		cache: map[labelKey]*labelSet{},
+		Desc:   prometheus.NewDesc(fqName, help, labels, nil),
+		name:   fqName,
+		help:   help,
+		names:  labels,
+		cache:  map[labelKey]*labelSet{},
+		legacy: legacy,
+		header: [2]string{helpLine + " gauge\n", helpLine + " counter\n"},
 	}
 }
+
+// The text format's escaping, as expfmt's: of HELP text, and of label
+// values.
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
 
 // labels returns the label set of the series of d (nil for a plain desc)
 // with the values given.
@@ -150,14 +176,26 @@ func (m *desc) newLabelSet(d *gpu.Device, values []string) *labelSet {
 		p[i] = &dto.LabelPair{Name: proto.String(name), Value: proto.String(v)}
 	}
 	slices.SortFunc(p, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-	var key strings.Builder
+	var key, text strings.Builder
+	text.WriteString(m.name)
+	sep := byte('{')
 	for _, lp := range p {
 		key.WriteString(lp.GetValue())
 		// NUL sorts before every other byte, so comparing keys compares the
 		// values one by one, as prometheus.Registry orders series.
 		key.WriteByte(0)
+		text.WriteByte(sep)
+		sep = ','
+		text.WriteString(lp.GetName())
+		text.WriteString(`="`)
+		text.WriteString(valueEscaper.Replace(lp.GetValue()))
+		text.WriteByte('"')
 	}
-	return &labelSet{pairs: p, key: key.String(), d: d}
+	if len(p) > 0 {
+		text.WriteByte('}')
+	}
+	text.WriteByte(' ')
+	return &labelSet{pairs: p, key: key.String(), d: d, text: text.String()}
 }
 
 // sample is one series' value at this scrape. It carries the protobuf
