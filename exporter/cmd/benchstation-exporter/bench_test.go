@@ -79,7 +79,7 @@ func cpuTime(r syscall.Rusage) time.Duration {
 }
 
 // benchHandler is the binary's handler in simulation mode.
-func benchHandler(b *testing.B) http.Handler {
+func benchHandler(b testing.TB) http.Handler {
 	b.Helper()
 	o, err := parseFlags([]string{"--nvml.simulate=dgxh100"}, io.Discard)
 	if err != nil {

@@ -252,7 +252,7 @@ func newHandler(o *options, logger *slog.Logger) (h http.Handler, closeAll func(
 // the exporter's own process and Go runtime (collector.Self, in place of
 // client_golang's process and Go collectors), each gathered by its own
 // fast path, and the build information from a registry.
-func newGatherer(exp *collector.Exporter) prometheus.TransactionalGatherer {
+func newGatherer(exp *collector.Exporter) *collector.Merged {
 	build := prometheus.NewRegistry()
 	build.MustRegister(versioncollector.NewCollector(exporterName))
 	return collector.Merge(exp.Transactional(), collector.NewSelf().Transactional(), prometheus.ToTransactionalGatherer(build))
