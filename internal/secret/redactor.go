@@ -264,15 +264,20 @@ func (r *Redactor) Header(h http.Header) http.Header {
 // Writer returns a writer that scrubs every Write before passing it to w:
 // the last line of defence of stdout, stderr and log files. It scrubs each
 // Write on its own, so a credential split across two writes is not seen;
-// fmt.Fprint and log handlers write whole messages.
+// fmt.Fprint and log handlers write whole messages. Writes are serialised,
+// so a progress bar and a logger may share it (and w need not be safe for
+// concurrent use).
 func (r *Redactor) Writer(w io.Writer) io.Writer { return &writer{r: r, w: w} }
 
 type writer struct {
-	r *Redactor
-	w io.Writer
+	r  *Redactor
+	mu sync.Mutex
+	w  io.Writer
 }
 
 func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	rep := w.r.replacer()
 	if rep == nil {
 		return w.w.Write(p)

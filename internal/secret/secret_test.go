@@ -223,6 +223,26 @@ func TestRedactorWriterAndHandler(t *testing.T) {
 	assert.Equal(t, 7, strings.Count(logs.String(), secret.Redacted), logs.String())
 }
 
+// TestRedactorWriterSerialisesWrites: a progress bar and a logger write
+// to one stderr at once; the writer under it need not be safe for that.
+func TestRedactorWriterSerialisesWrites(t *testing.T) {
+	var out bytes.Buffer // not safe for concurrent use
+	w := secret.NewRedactor(key).Writer(&out)
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 200 {
+				_, _ = io.WriteString(w, "line "+key+"\n")
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	assert.Equal(t, 800, strings.Count(out.String(), "line [REDACTED]\n"))
+}
+
 type stringer string
 
 func (s stringer) String() string { return string(s) }
