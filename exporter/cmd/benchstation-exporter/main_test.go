@@ -189,24 +189,27 @@ func TestRealLibraryAppearsLater(t *testing.T) {
 }
 
 // TestMemoryIsFlatOverThousandScrapes checks the exporter's resident memory
-// after 1,000 scrapes in simulation mode, and that it does not grow between
-// scrape 100 and scrape 1,000.
+// after 1,200 scrapes in simulation mode, and that it does not grow between
+// scrape 300 and scrape 1,200. (Since a scrape allocates about 35 KB rather
+// than 85, the first 100 scrapes no longer take the heap up to its GC goal:
+// measured from scrape 100, the warm-up alone came to 1-2.2 MiB; from then
+// on it is flat, 28.2-28.4 MiB from scrape 1,000 to 8,000.)
 func TestMemoryIsFlatOverThousandScrapes(t *testing.T) {
 	t.Parallel()
 	url, _, pid := startExporterProcess(t, "--nvml.simulate=dgxa100")
-	var rss100 int
-	for i := 1; i <= 1000; i++ {
+	var rss300 int
+	for i := 1; i <= 1200; i++ {
 		get(t, url+"/metrics")
-		if i == 100 {
-			rss100 = residentKiB(t, pid)
+		if i == 300 {
+			rss300 = residentKiB(t, pid)
 		}
 	}
-	rss1000 := residentKiB(t, pid)
-	t.Logf("resident memory: %d KiB after 100 scrapes, %d KiB after 1000", rss100, rss1000)
-	assert.Less(t, rss1000, 30*1024, "resident memory after 1,000 scrapes")
-	// 2 MiB: above the GC-timing noise seen here (4-432 KiB over 7 runs), and
-	// it still catches a leak of 2.3 KB per scrape.
-	assert.Less(t, rss1000-rss100, 2048, "growth between scrape 100 and 1,000")
+	rss1200 := residentKiB(t, pid)
+	t.Logf("resident memory: %d KiB after 300 scrapes, %d KiB after 1200", rss300, rss1200)
+	assert.Less(t, rss1200, 30*1024, "resident memory after 1,200 scrapes")
+	// 2 MiB: above the GC-timing noise, and it still catches a leak of 2.3 KB
+	// per scrape (900 scrapes).
+	assert.Less(t, rss1200-rss300, 2048, "growth between scrape 300 and 1,200")
 }
 
 func residentKiB(t *testing.T, pid int) int {
