@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,10 +70,7 @@ func errorBody(status int, h http.Header, body string) http.HandlerFunc {
 
 func TestErrorClasses(t *testing.T) {
 	t.Parallel()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	deadURL := "http://" + closed.Addr().String() + "/v1"
-	closed.Close()
+	deadURL := "http://" + refusingAddr(t) + "/v1"
 
 	tests := []struct {
 		name    string
@@ -758,4 +757,19 @@ func TestIdleTimeout(t *testing.T) {
 		assert.Equal(t, DefaultIdleTimeout, res.Config.IdleTimeout)
 		assert.Equal(t, time.Minute, DefaultIdleTimeout)
 	})
+}
+
+// refusingAddr returns a loopback address that refuses connections for the
+// whole test: a socket bound to it that never listens. (The port of a
+// closed listener could be taken by a parallel test's server in between,
+// which then answered instead of refusing.)
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
