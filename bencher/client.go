@@ -174,18 +174,7 @@ func urlCause(err error) error {
 // first request's origin only (secret.CheckRedirect), then as hc's own
 // CheckRedirect says.
 func sameOriginClient(hc *http.Client) *http.Client {
-	c := *hc
-	own := hc.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := secret.CheckRedirect(req, via); err != nil {
-			return err
-		}
-		if own != nil {
-			return own(req, via)
-		}
-		return nil
-	}
-	return &c
+	return secret.SameOriginClient(hc)
 }
 
 // newTransport returns an HTTP/1.1 keep-alive transport whose idle pool

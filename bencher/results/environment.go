@@ -199,18 +199,7 @@ func serverVersion(ctx context.Context, hc *http.Client, target string) (string,
 // follows redirects within the first request's origin only, then as hc's
 // own CheckRedirect says.
 func sameOrigin(hc *http.Client) *http.Client {
-	c := *cmp.Or(hc, http.DefaultClient)
-	own := c.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := secret.CheckRedirect(req, via); err != nil {
-			return err
-		}
-		if own != nil {
-			return own(req, via)
-		}
-		return nil
-	}
-	return &c
+	return secret.SameOriginClient(cmp.Or(hc, http.DefaultClient))
 }
 
 // redactorSet scrubs with several redactors, one after the other.

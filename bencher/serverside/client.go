@@ -174,16 +174,5 @@ func sameOrigin(hc *http.Client) *http.Client {
 	if hc == nil {
 		return &http.Client{Transport: api.DefaultRoundTripper, CheckRedirect: secret.CheckRedirect}
 	}
-	c := *hc
-	own := hc.CheckRedirect
-	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if err := secret.CheckRedirect(req, via); err != nil {
-			return err
-		}
-		if own != nil {
-			return own(req, via)
-		}
-		return nil
-	}
-	return &c
+	return secret.SameOriginClient(hc)
 }

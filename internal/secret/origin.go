@@ -135,3 +135,21 @@ func URL(raw string) string {
 	}
 	return u.String()
 }
+
+// SameOriginClient returns a copy of hc that follows redirects within the
+// first request's origin only (CheckRedirect), then as hc's own
+// CheckRedirect says. hc is not modified.
+func SameOriginClient(hc *http.Client) *http.Client {
+	c := *hc
+	own := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := CheckRedirect(req, via); err != nil {
+			return err
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		return nil
+	}
+	return &c
+}
