@@ -7,15 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // stall waits until the client goes away (or a while).
@@ -70,7 +70,7 @@ func errorBody(status int, h http.Header, body string) http.HandlerFunc {
 
 func TestErrorClasses(t *testing.T) {
 	t.Parallel()
-	deadURL := "http://" + refusingAddr(t) + "/v1"
+	deadURL := "http://" + testkit.RefusingAddr(t) + "/v1"
 
 	tests := []struct {
 		name    string
@@ -757,19 +757,4 @@ func TestIdleTimeout(t *testing.T) {
 		assert.Equal(t, DefaultIdleTimeout, res.Config.IdleTimeout)
 		assert.Equal(t, time.Minute, DefaultIdleTimeout)
 	})
-}
-
-// refusingAddr returns a loopback address that refuses connections for the
-// whole test: a socket bound to it that never listens. (The port of a
-// closed listener could be taken by a parallel test's server in between,
-// which then answered instead of refusing.)
-func refusingAddr(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = syscall.Close(fd) })
-	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	sa, err := syscall.Getsockname(fd)
-	require.NoError(t, err)
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }

@@ -3,7 +3,6 @@ package serverside
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // wantQueries are the queries of the 42 s test window without selectors,
@@ -156,13 +156,10 @@ func TestCollectErrors(t *testing.T) {
 
 func TestCollectPrometheusDown(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testkit.RefusingAddr(t)
 	for _, wait := range []time.Duration{0, time.Second} {
 		c := newClient(t, "http://admin:hunter2@"+addr, WithWait(wait))
-		_, err = c.Collect(context.Background(), windowStart, windowEnd)
+		_, err := c.Collect(context.Background(), windowStart, windowEnd)
 		require.Error(t, err)
 		msg := err.Error()
 		assert.True(t, strings.HasPrefix(msg, "serverside: Prometheus at http://"+addr+": query `"), msg)

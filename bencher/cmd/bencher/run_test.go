@@ -21,6 +21,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/report"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 func TestRunFormatJSON(t *testing.T) {
@@ -140,8 +141,6 @@ func TestTargetNotOpenAI(t *testing.T) {
 		_, _ = w.Write([]byte("<html><body>Welcome</body></html>"))
 	}))
 	t.Cleanup(page.Close)
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
 	tests := []struct {
 		name, target string
 		want         []string
@@ -149,7 +148,7 @@ func TestTargetNotOpenAI(t *testing.T) {
 		{"404 HTML", html.URL + "/v1", []string{"does not answer as an OpenAI-compatible server", "404 Not Found (an HTML page)"}},
 		{"200 HTML", page.URL + "/v1", []string{"does not answer as an OpenAI-compatible server", "not an OpenAI model list"}},
 		{"no /v1", html.URL, []string{"is /v1 missing"}},
-		{"unreachable", closed.URL + "/v1", []string{"cannot reach the target", "connection refused"}},
+		{"unreachable", "http://" + testkit.RefusingAddr(t) + "/v1", []string{"cannot reach the target", "connection refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

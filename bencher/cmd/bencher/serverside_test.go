@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // fakePrometheus answers every instant query with one sample of value.
@@ -62,10 +63,7 @@ func TestMatrixShowsGPUMemory(t *testing.T) {
 
 func TestRunWithoutPrometheusWritesTheDocument(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testkit.RefusingAddr(t)
 	dir := t.TempDir()
 	r := runInProcess(t, fast(dir, "--prometheus-url", "http://grafana:s3cret@"+addr, "--prometheus-wait", "2s")...)
 	require.Equal(t, exitOK, r.code, "a Prometheus that is down is only a warning")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
+	"github.com/benchstation/benchstation/internal/testkit"
 )
 
 // openAIServer serves /v1/models like vLLM, requiring the test API key.
@@ -50,12 +51,10 @@ func staticServer(t *testing.T, status int, contentType, body string) *httptest.
 	return srv
 }
 
-// downURL returns the URL of a server that is no longer listening.
+// downURL returns the URL of a loopback port that refuses connections.
 func downURL(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-	return srv.URL
+	return "http://" + testkit.RefusingAddr(t)
 }
 
 // slowServer answers only when the request is given up.
