@@ -58,17 +58,22 @@ func NewBar(w io.Writer, run *Run, opts BarOptions) *Bar {
 }
 
 // Run redraws the line until ctx is cancelled, then erases it, so that what
-// is printed next starts on a clean line.
+// is printed next starts on a clean line. When the bar's writer is a
+// Terminal, lines written to that Terminal meanwhile erase the bar first.
 func (b *Bar) Run(ctx context.Context) {
 	t := time.NewTicker(b.opts.Redraw)
 	defer t.Stop()
+	term, ok := b.w.(*Terminal)
+	if !ok {
+		term = NewTerminal(b.w)
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			fmt.Fprint(b.w, "\r\x1b[K")
+			term.clear()
 			return
 		case <-t.C:
-			fmt.Fprint(b.w, "\r"+b.Line(b.run.Snapshot())+"\x1b[K")
+			term.draw(b.Line(b.run.Snapshot()))
 		}
 	}
 }

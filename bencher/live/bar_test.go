@@ -83,3 +83,39 @@ func TestBarRunRedrawsAndErases(t *testing.T) {
 	assert.True(t, strings.HasSuffix(s, "\r\x1b[K"), "the line is erased at the end: %q", s[max(len(s)-40, 0):])
 	assert.NotContains(t, s, "\n", "one line, redrawn in place")
 }
+
+// A line written while the bar is drawn (a warning, a log line) starts on a
+// line of its own: the bar's line is erased first, and the bar is drawn
+// again after it.
+func TestTerminalKeepsLinesOutOfTheBar(t *testing.T) {
+	t.Parallel()
+	r := NewRun(RunInfo{}, nil)
+	r.Start(&fakeProgress{p: bencher.Progress{InFlight: 1}})
+	var out syncBuffer
+	term := NewTerminal(&out)
+	b := NewBar(term, r, BarOptions{Total: 5, Redraw: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Run(ctx)
+	}()
+	const warning = "bencher: warning: the client is saturated\n"
+	for range 20 {
+		n := strings.Count(out.String(), "\r[")
+		require.Eventually(t, func() bool { return strings.Count(out.String(), "\r[") > n }, 5*time.Second, time.Millisecond)
+		_, err := term.Write([]byte(warning))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return strings.HasSuffix(out.String(), "\x1b[K") && !strings.HasSuffix(out.String(), warning) }, 5*time.Second, time.Millisecond)
+	cancel()
+	<-done
+	s := out.String()
+	assert.Equal(t, 20, strings.Count(s, "\r\x1b[K"+warning), "each warning starts on an erased line: %q", s)
+	for _, line := range strings.Split(strings.TrimSuffix(s, "\r\x1b[K"), "\n") {
+		if strings.Contains(line, "warning") {
+			assert.Equal(t, "\r\x1b[K"+strings.TrimSuffix(warning, "\n"), line[strings.LastIndex(line, "\r\x1b[K"):], "nothing of the bar is left on a warning's line")
+		}
+	}
+	assert.True(t, strings.HasSuffix(s, "\r\x1b[K"), "the bar is erased at the end")
+}

@@ -150,8 +150,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bencher: %s (see --help)\n", errText(err))
 		return exitUsage
 	}
-	log := newLogger(stderr, c.logLevel, red)
 	bar := barWanted(rawStderr, cmd, c)
+	if bar {
+		// The bar and every line written meanwhile (warnings, log
+		// lines) share one writer, so no line lands inside the bar's.
+		stderr = live.NewTerminal(stderr)
+	}
+	log := newLogger(stderr, c.logLevel, red)
 	switch cmd {
 	case "run":
 		return runCommand(ctx, &c.run, red, stdout, stderr, log, bar)
