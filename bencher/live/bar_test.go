@@ -107,7 +107,9 @@ func TestTerminalKeepsLinesOutOfTheBar(t *testing.T) {
 		_, err := term.Write([]byte(warning))
 		require.NoError(t, err)
 	}
-	require.Eventually(t, func() bool { return strings.HasSuffix(out.String(), "\x1b[K") && !strings.HasSuffix(out.String(), warning) }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		return strings.HasSuffix(out.String(), "\x1b[K") && !strings.HasSuffix(out.String(), warning)
+	}, 5*time.Second, time.Millisecond)
 	cancel()
 	<-done
 	s := out.String()
