@@ -100,7 +100,7 @@ type RunConfig struct {
 	Seed               uint64        `json:"seed"`
 	RecordOutputs      bool          `json:"record_outputs,omitempty"`
 	// Shards is the number of runners that sent the run together (see
-	// WithShard; 0 and absent: one). Concurrency and Requests are then
+	// WithShard; 0 and absent: an unsharded run). Concurrency and Requests are then
 	// the whole run's, and Result.Shard says which part one runner sent.
 	Shards int `json:"shards,omitempty"`
 	// StartAt is the wall-clock instant the run was set to start at (see

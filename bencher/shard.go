@@ -49,7 +49,8 @@ func ShareOf(n, index, count int) int {
 // divided over the shards (ShareOf: 50 over 4 gives 13, 13, 12, 12); the
 // rate stays the run's, and each shard sends its 1/count of the arrivals.
 // Records keep the run's schedule indices. Use WithStartAt to start the
-// shards at one instant. count 1 (or 0) is an unsharded run.
+// shards at one instant. Shard 0 of 1 sends the whole run, as a shard
+// (its result says so, and merges alone); count 0 is an unsharded run.
 func WithShard(index, count int) Option {
 	return func(c *config) { c.shard, c.shards = index, count }
 }
@@ -93,8 +94,8 @@ func validateShard(c *config) []error {
 	return errs
 }
 
-// sharded reports whether the configuration is one shard of several.
-func (c *config) sharded() bool { return c.shards > 1 }
+// sharded reports whether the run is a shard (of one or more).
+func (c *config) sharded() bool { return c.shards > 0 }
 
 // shardOf returns the shard of a run of total requests (0: unbounded),
 // the whole run when unsharded.

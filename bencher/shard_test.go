@@ -45,7 +45,9 @@ type scheduled struct {
 
 func TestShardsSendTheScheduleOfOneRun(t *testing.T) {
 	t.Parallel()
-	wl := WorkloadFunc(func(i int) Request { return Request{ID: fmt.Sprintf("r%d", i), Prompt: fmt.Sprintf("prompt %d", i), MaxTokens: 2} })
+	wl := WorkloadFunc(func(i int) Request {
+		return Request{ID: fmt.Sprintf("r%d", i), Prompt: fmt.Sprintf("prompt %d", i), MaxTokens: 2}
+	})
 	const requests = 61
 	loads := map[string][]Option{
 		"poisson":      {WithRate(4000)},
