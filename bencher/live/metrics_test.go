@@ -260,3 +260,26 @@ func TestKeepFinishedZeroKeepsEveryRun(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"r1", "r2", "r3"}, runIDs(t, m)["bencher_requests_total"])
 }
+
+func TestShardLabelOnEverySeries(t *testing.T) {
+	t.Parallel()
+	gather := func(m *Metrics) []*dto.MetricFamily {
+		r := NewRun(RunInfo{ID: "run-1", Profile: "chat"}, m)
+		r.Start(&fakeProgress{})
+		r.Observe(bencher.Record{Attempts: 1, FirstToken: time.Millisecond, ChunkTimes: []time.Duration{1, 2}, End: 2 * time.Millisecond})
+		mfs, err := m.Registry().Gather()
+		require.NoError(t, err)
+		require.NotEmpty(t, mfs)
+		return mfs
+	}
+	for _, mf := range gather(NewMetrics(WithShard(2))) {
+		for _, mm := range mf.GetMetric() {
+			assert.Equal(t, "2", labels(mm)[LabelShard], "%s%v", mf.GetName(), labels(mm))
+		}
+	}
+	for _, mf := range gather(NewMetrics()) {
+		for _, mm := range mf.GetMetric() {
+			assert.NotContains(t, labels(mm), LabelShard, "an unsharded run's %s", mf.GetName())
+		}
+	}
+}

@@ -204,8 +204,12 @@ func saturation(h *results.Header) string {
 	add("pacer lateness p99", c.PacerLatenessP99Ms, " ms")
 	add("CPU wait", c.CPUWait, "")
 	add("CPU use", c.CPUUtilisation, "")
-	return "the client was the bottleneck (" + strings.Join(c.Reasons, ", ") + "; " + strings.Join(figs, ", ") +
-		"): its own delays are in these latencies"
+	detail := strings.Join(c.Reasons, ", ")
+	if len(figs) > 0 {
+		// A merged run keeps its shards' figures apart: it has reasons only.
+		detail += "; " + strings.Join(figs, ", ")
+	}
+	return "the client was the bottleneck (" + detail + "): its own delays are in these latencies"
 }
 
 // finished returns the number of measured requests that were not canceled.
