@@ -43,7 +43,9 @@ func (s *shardPlan) label() string { return fmt.Sprintf("%d/%d", s.index, s.coun
 
 // docID is the id of the shard's document: shard-2-of-4-RUNID, so that
 // DIR/shard-*.json names every shard's document of a run's directory.
-func (s *shardPlan) docID() string { return fmt.Sprintf("shard-%d-of-%d-%s", s.index, s.count, s.runID) }
+func (s *shardPlan) docID() string {
+	return fmt.Sprintf("shard-%d-of-%d-%s", s.index, s.count, s.runID)
+}
 
 // parseShard reads --shard: "I/N" (0 <= I < N), or "/N" with I from
 // $JOB_COMPLETION_INDEX (getenv reads the environment).
