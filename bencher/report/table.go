@@ -100,6 +100,24 @@ func (b *textBuilder) load(h *results.Header) {
 	if h.Client != nil {
 		b.kv("Client saturated:", strconv.FormatBool(h.Client.Saturated))
 	}
+	b.shards(h)
+}
+
+// shards writes which part of a sharded run a shard's document holds, or
+// which shards a merged document joined.
+func (b *textBuilder) shards(h *results.Header) {
+	if sh := h.Shard; sh != nil {
+		b.kv("Shard:", fmt.Sprintf("%d/%d of run %s: %d requests, concurrency %d, 1/%d of the arrivals",
+			sh.Index, sh.Count, sh.RunID, sh.Requests, sh.Concurrency, sh.Count))
+	}
+	m := h.Merged
+	if m == nil {
+		return
+	}
+	b.kv("Shards (merged):", fmt.Sprintf("%d, on %s", m.Count, h.Environment.Host))
+	if m.ClockSpread != nil {
+		b.kv("Shard clock spread (ms):", f2(float64(*m.ClockSpread)/1e6)+" ± "+f2(float64(*m.ClockSpreadUncertainty)/1e6))
+	}
 }
 
 // goodput writes the goodput section, when there were SLOs.
