@@ -283,3 +283,20 @@ func TestShardLabelOnEverySeries(t *testing.T) {
 		}
 	}
 }
+
+func TestStartAtIsTheRunsStart(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	r := NewRun(RunInfo{ID: "r", Profile: "p"}, m)
+	r.StartAt(&fakeProgress{}, at)
+	assert.Zero(t, r.Snapshot().Elapsed, "not started yet")
+	var b bytes.Buffer
+	mfs, err := m.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&b, mf)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, float64(at.Unix()), seriesValue(t, families(t, b.Bytes()), "bencher_run_start_time_seconds", map[string]string{"run_id": "r"}))
+}

@@ -181,7 +181,11 @@ func (s *session) execute(ctx context.Context, sp spec) (*results.Document, stri
 	if err != nil {
 		return nil, "", usageError{err} // checked before: not reached
 	}
-	lr.Start(runner)
+	if s.p.startAt.IsZero() {
+		lr.Start(runner)
+	} else {
+		lr.StartAt(runner, s.p.startAt)
+	}
 	stopBar := s.startBar(lr, sp)
 	res, err := runner.Run(ctx, s.p.wl)
 	stopBar()
