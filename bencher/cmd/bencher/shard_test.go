@@ -18,6 +18,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/pacer"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
+	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin/plugintest"
 	"github.com/benchstation/benchstation/internal/promtest"
 )
 
@@ -210,7 +211,7 @@ func readByPlugin(t *testing.T, dir, runID string, requests int) {
 	raw, err := json.Marshal(map[string]any{"resultsDir": dir})
 	require.NoError(t, err)
 	ds := plugin.New(backend.DataSourceInstanceSettings{UID: "bench-uid", Name: "Bench", Type: plugin.PluginID,
-		JSONData: raw, Updated: time.Unix(1, 0)})
+		JSONData: raw, Updated: time.Unix(1, 0)}, plugin.WithLogger(plugintest.NewLogger()))
 	t.Cleanup(ds.Dispose)
 	query := func(queryType string, model map[string]any) data.Frames {
 		model["queryType"] = queryType
