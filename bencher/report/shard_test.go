@@ -21,7 +21,11 @@ func TestTableShowsShards(t *testing.T) {
 	shard.Shard = &results.ShardInfo{Index: 2, Count: 4, RunID: "20261202T170000Z-abcdef", Concurrency: 12, Requests: 25}
 	var b bytes.Buffer
 	require.NoError(t, Report(&b, shard, FormatTable))
-	assert.Contains(t, b.String(), "Shard:                                   2/4 of run 20261202T170000Z-abcdef: 25 requests, concurrency 12, 1/4 of the arrivals\n")
+	assert.Contains(t, b.String(), "Shard:                                   2/4 of run 20261202T170000Z-abcdef: 25 requests, concurrency 12\n")
+	shard.Config.Run.Mode = bencher.ModeOpenLoop
+	b.Reset()
+	require.NoError(t, Report(&b, shard, FormatTable))
+	assert.Contains(t, b.String(), "2/4 of run 20261202T170000Z-abcdef: 25 requests, 1/4 of the arrivals, at most 12 in flight\n")
 
 	merged := saturatedDoc()
 	merged.Environment.Host = "pod-a,pod-b"

@@ -107,8 +107,14 @@ func (b *textBuilder) load(h *results.Header) {
 // which shards a merged document joined.
 func (b *textBuilder) shards(h *results.Header) {
 	if sh := h.Shard; sh != nil {
-		b.kv("Shard:", fmt.Sprintf("%d/%d of run %s: %d requests, concurrency %d, 1/%d of the arrivals",
-			sh.Index, sh.Count, sh.RunID, sh.Requests, sh.Concurrency, sh.Count))
+		load := fmt.Sprintf("concurrency %d", sh.Concurrency)
+		if h.Config.Run.Mode == bencher.ModeOpenLoop {
+			load = fmt.Sprintf("1/%d of the arrivals", sh.Count)
+			if sh.Concurrency > 0 {
+				load += fmt.Sprintf(", at most %d in flight", sh.Concurrency)
+			}
+		}
+		b.kv("Shard:", fmt.Sprintf("%d/%d of run %s: %d requests, %s", sh.Index, sh.Count, sh.RunID, sh.Requests, load))
 	}
 	m := h.Merged
 	if m == nil {

@@ -178,8 +178,12 @@ func checkShards(docs []*Document, files []string) ([]*Document, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: run %s has %d shards, and shard %s of them is missing (given: %s)",
-			ErrMerge, first.Shard.RunID, n, strings.Join(missing, ", "), strings.Join(files, ", "))
+		what := "shard " + missing[0] + " is"
+		if len(missing) > 1 {
+			what = "shards " + strings.Join(missing, ", ") + " are"
+		}
+		return nil, fmt.Errorf("%w: run %s has %d shards, and %s missing (given: %s)",
+			ErrMerge, first.Shard.RunID, n, what, strings.Join(files, ", "))
 	}
 	return byIndex, nil
 }

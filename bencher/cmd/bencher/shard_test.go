@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/pacer"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/grafana-plugin/pkg/plugin"
@@ -247,4 +248,30 @@ func readByPlugin(t *testing.T, dir, runID string, requests int) {
 		}
 	}
 	assert.InDelta(t, float64(requests), total, 0.001, "every completion in the run's 1 s buckets")
+}
+
+func TestMergeCommandRefuses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	at := time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC)
+	res := &bencher.Result{Start: at, End: at.Add(time.Second), StopReason: bencher.StopCompleted,
+		Config: bencher.RunConfig{Mode: bencher.ModeClosedLoop, Concurrency: 2, Requests: 2, Shards: 2, StartAt: at},
+		Shard:  &bencher.Shard{Index: 0, Count: 2, Concurrency: 1, Requests: 1},
+		Records: []bencher.Record{{Index: 0, Attempts: 1, Sent: 1, End: time.Millisecond}}}
+	_, err := results.Write(dir, results.New(res, results.Meta{ID: "shard-0-of-2-r", RunID: "r"}))
+	require.NoError(t, err)
+	pattern := filepath.Join(dir, "shard-*.json")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"merge", pattern}, "bencher: merge: run r has 2 shards, and shard 1 is missing (given: " +
+			filepath.Join(dir, "shard-0-of-2-r.json") + ")\n"},
+		{[]string{"merge", filepath.Join(dir, "none-*.json")}, "bencher: no file matches " + filepath.Join(dir, "none-*.json") + "\n"},
+		{[]string{"merge", filepath.Join(dir, "absent.json")}, "bencher: " + filepath.Join(dir, "absent.json") + ": results: open "},
+	} {
+		r := runInProcess(t, append(c.args, "--results-dir", t.TempDir())...)
+		assert.Equal(t, exitUsage, r.code, c.args)
+		assert.Contains(t, r.stderr, c.want)
+	}
 }
