@@ -255,8 +255,8 @@ func TestMergeCommandRefuses(t *testing.T) {
 	dir := t.TempDir()
 	at := time.Date(2026, 12, 2, 17, 0, 0, 0, time.UTC)
 	res := &bencher.Result{Start: at, End: at.Add(time.Second), StopReason: bencher.StopCompleted,
-		Config: bencher.RunConfig{Mode: bencher.ModeClosedLoop, Concurrency: 2, Requests: 2, Shards: 2, StartAt: at},
-		Shard:  &bencher.Shard{Index: 0, Count: 2, Concurrency: 1, Requests: 1},
+		Config:  bencher.RunConfig{Mode: bencher.ModeClosedLoop, Concurrency: 2, Requests: 2, Shards: 2, StartAt: at},
+		Shard:   &bencher.Shard{Index: 0, Count: 2, Concurrency: 1, Requests: 1},
 		Records: []bencher.Record{{Index: 0, Attempts: 1, Sent: 1, End: time.Millisecond}}}
 	_, err := results.Write(dir, results.New(res, results.Meta{ID: "shard-0-of-2-r", RunID: "r"}))
 	require.NoError(t, err)
