@@ -164,8 +164,12 @@ func TestShardedRunEndToEnd(t *testing.T) {
 	require.Equal(t, exitOK, m.wait(t, 30*time.Second), m.stderr.String())
 	assert.Contains(t, m.stdout.String(), "Successful requests:                     160")
 	assert.Contains(t, m.stderr.String(), "written to "+merged)
-	doc, err := results.Read(merged)
-	require.NoError(t, err)
+	for _, path := range documents(t, runDir) {
+		sd := validDocument(t, path)
+		require.NotNil(t, sd.Shard, path)
+		assert.Equal(t, runID, sd.Shard.RunID)
+	}
+	doc := validDocument(t, merged)
 	assert.Equal(t, runID, doc.ID)
 	assert.Equal(t, results.StatusCompleted, doc.Status)
 	assert.Equal(t, requests, doc.Summary.Succeeded)
