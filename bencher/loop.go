@@ -17,15 +17,16 @@ type run struct {
 	wl     Workload
 	prog   *progress
 	start  time.Time
-	total  int // requests to send; 0: until the duration is over
+	total  int   // requests of the run (all shards); 0: until the duration is over
+	shard  Shard // the part of the run this runner sends (all of it, unsharded)
 
 	halt     chan struct{} // closed to stop early: max error rate, interruption
 	haltOnce sync.Once
 
 	mu       sync.Mutex // guards what follows
 	reason   StopReason
-	next     int      // the next index to schedule
-	records  []Record // by index
+	next     int      // the next slot to schedule: schedule index next·Count+Index
+	records  []Record // by slot (schedule index / shard count)
 	measured int      // finished non-warm-up records, canceled and never-sent ones excepted
 	failed   int      // of which failed
 
@@ -34,11 +35,15 @@ type run struct {
 }
 
 func newRun(ctx context.Context, cfg *config, client *Client, w Workload, total int, prog *progress) *run {
-	rn := &run{ctx: ctx, cfg: cfg, client: client, wl: w, prog: prog, total: total, halt: make(chan struct{})}
+	rn := &run{ctx: ctx, cfg: cfg, client: client, wl: w, prog: prog, total: total, shard: cfg.shardOf(total),
+		halt: make(chan struct{})}
 	if total > 0 {
-		rn.records = make([]Record, 0, min(total, 1<<16))
+		rn.records = make([]Record, 0, min(rn.shard.Requests, 1<<16))
 	}
 	rn.start = time.Now()
+	if !cfg.startAt.IsZero() {
+		rn.start = startAt(cfg.startAt)
+	}
 	return rn
 }
 
@@ -78,10 +83,10 @@ func (rn *run) halted() bool {
 	}
 }
 
-// closedLoop runs cfg.concurrency workers, each sending its next request
-// as soon as its previous one ended.
+// closedLoop runs the shard's workers, each sending its next request as
+// soon as its previous one ended.
 func (rn *run) closedLoop() {
-	for range rn.cfg.concurrency {
+	for range rn.shard.Concurrency {
 		rn.wg.Add(1)
 		go func() {
 			defer rn.wg.Done()
@@ -97,16 +102,17 @@ func (rn *run) closedLoop() {
 	rn.wg.Wait()
 }
 
-// take gives a free worker the next index, scheduled now (the moment the
-// worker became free), or false when the run is over. Indices are handed out
-// in time order, so the records have no gaps.
+// take gives a free worker the shard's next index, scheduled now (the
+// moment the worker became free), or false when the run is over. Indices
+// are handed out in time order, so the records have no gaps.
 func (rn *run) take() (int, time.Duration, bool) {
 	if rn.halted() {
 		return 0, 0, false
 	}
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
-	if rn.total > 0 && rn.next >= rn.total || rn.ctx.Err() != nil {
+	i := rn.next*rn.shard.Count + rn.shard.Index
+	if rn.total > 0 && i >= rn.total || rn.ctx.Err() != nil {
 		return 0, 0, false
 	}
 	at := time.Since(rn.start)
@@ -116,7 +122,6 @@ func (rn *run) take() (int, time.Duration, bool) {
 		}
 		return 0, 0, false
 	}
-	i := rn.next
 	rn.next++
 	rn.prog.scheduled.Add(1)
 	return i, at, true
@@ -127,7 +132,8 @@ func (rn *run) take() (int, time.Duration, bool) {
 // in a queue and are handed the slots strictly in schedule order (FIFO), by
 // one goroutine: a later request never overtakes an earlier one. The
 // scheduled time is the pacer's, so neither the scheduler's lateness nor
-// the wait for a slot is hidden from the latencies.
+// the wait for a slot is hidden from the latencies. A shard computes the
+// whole schedule and sends only the requests it owns (Shard.Owns).
 //
 // The scheduler sleeps on a timer until each time (it never spins), and
 // records how late it woke (Result.Lateness). Go's timers wake an idle
@@ -144,7 +150,7 @@ func (rn *run) openLoop() error {
 	if rn.cfg.concurrency > 0 {
 		q = newFIFO()
 		rn.wg.Add(1)
-		go rn.dispatchInOrder(q, rn.cfg.concurrency)
+		go rn.dispatchInOrder(q, rn.shard.Concurrency)
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -154,12 +160,15 @@ func (rn *run) openLoop() error {
 			rn.stop(StopDuration)
 			break
 		}
+		if !rn.shard.Owns(i) {
+			continue
+		}
 		if !rn.sleepUntil(timer, at) {
 			break
 		}
 		rn.lateness = append(rn.lateness, max(time.Since(rn.start)-at, 0))
 		rn.mu.Lock()
-		rn.next = i + 1
+		rn.next = i/rn.shard.Count + 1
 		rn.mu.Unlock()
 		rn.prog.scheduled.Add(1)
 		if q != nil {
@@ -332,12 +341,13 @@ func (rn *run) unsent(i int, at time.Duration) {
 // finish stores a record, updates the error rate (stopping the run when it
 // is over the limit) and tells the observer.
 func (rn *run) finish(rec *Record) {
+	slot := rec.Index / rn.shard.Count
 	rn.mu.Lock()
-	if rec.Index >= len(rn.records) {
-		rn.records = slices.Grow(rn.records, rec.Index+1-len(rn.records))
-		rn.records = rn.records[:rec.Index+1]
+	if slot >= len(rn.records) {
+		rn.records = slices.Grow(rn.records, slot+1-len(rn.records))
+		rn.records = rn.records[:slot+1]
 	}
-	rn.records[rec.Index] = *rec
+	rn.records[slot] = *rec
 	tooMany := false
 	if !rec.Warmup && rec.Error != ErrCanceled && rec.Error != ErrNotSent {
 		rn.measured++

@@ -76,6 +76,8 @@ type config struct {
 	maxErrorRate   float64
 	minErrorSample int
 	seed           uint64
+	shard, shards  int       // WithShard; shards 0: unsharded
+	startAt        time.Time // WithStartAt; zero: at once
 	observer       Observer
 	logger         *slog.Logger
 	redactor       *secret.Redactor

@@ -43,13 +43,14 @@ func (c *Client) prewarmConnections(cfg *config, total int) int {
 	if cfg.coldConns || c.transport == nil {
 		return 0
 	}
-	n := cfg.concurrency
+	sh := cfg.shardOf(total)
+	n := sh.Concurrency
 	if n <= 0 {
-		// An open loop without a cap: one second of arrivals.
-		n = int(min(math.Ceil(cfg.rate), 1<<20))
+		// An open loop without a cap: one second of (the shard's) arrivals.
+		n = int(min(math.Ceil(cfg.rate/float64(sh.Count)), 1<<20))
 	}
 	if total > 0 {
-		n = min(n, total)
+		n = min(n, sh.Requests)
 	}
 	return max(min(n, c.transport.MaxIdleConnsPerHost), 0)
 }

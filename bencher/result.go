@@ -46,7 +46,15 @@ type Result struct {
 	// Client is how late the client itself was, and whether it was
 	// saturated (the bottleneck of its own measurements).
 	Client *ClientLoad `json:"client,omitempty"`
-	// Records has one record per scheduled request, by Index.
+	// Shard says which part of a sharded run this result holds (nil: the
+	// whole run; see WithShard).
+	Shard *Shard `json:"shard,omitempty"`
+	// ClockOffset is the target's clock against this host's, measured
+	// before a run with a start instant (WithStartAt); nil without one, or
+	// when the target sent no Date header.
+	ClockOffset *ClockOffset `json:"clock_offset,omitempty"`
+	// Records has one record per scheduled request, in schedule order
+	// (by Index; a shard's records hold its own indices only).
 	Records []Record `json:"records"`
 }
 
@@ -91,6 +99,13 @@ type RunConfig struct {
 	MinErrorSample     int           `json:"min_error_sample,omitempty"`
 	Seed               uint64        `json:"seed"`
 	RecordOutputs      bool          `json:"record_outputs,omitempty"`
+	// Shards is the number of runners that sent the run together (see
+	// WithShard; 0 and absent: an unsharded run). Concurrency and Requests are then
+	// the whole run's, and Result.Shard says which part one runner sent.
+	Shards int `json:"shards,omitempty"`
+	// StartAt is the wall-clock instant the run was set to start at (see
+	// WithStartAt; absent: when it was called).
+	StartAt time.Time `json:"start_at,omitzero"`
 }
 
 // Lateness summarises how late the open-loop scheduler woke up to dispatch

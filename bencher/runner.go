@@ -150,6 +150,10 @@ func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.sharded() && total > 0 && total < cfg.shards {
+		return nil, fmt.Errorf("%w: %d requests over %d shards leaves a shard without a request: want at least %d",
+			ErrInvalidConfig, total, cfg.shards, cfg.shards)
+	}
 	if cfg.model == "" {
 		// The server's name is sent back as it is; the result records it
 		// scrubbed (runConfig).
@@ -169,12 +173,50 @@ func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 		p := client.Prewarm(ctx, n)
 		pw = &p
 	}
+	var offset *ClockOffset
+	if !cfg.startAt.IsZero() {
+		if offset, err = r.waitForStart(ctx, &cfg, client); err != nil {
+			return nil, err
+		}
+	}
 	rn := newRun(ctx, &cfg, client, w, total, &r.prog)
 	res, err := rn.exec()
-	if res != nil && pw != nil {
+	if res == nil {
+		return res, err
+	}
+	if pw != nil {
 		res.Prewarm, res.Config.PrewarmConnections = pw, pw.Connections
 	}
+	if !cfg.startAt.IsZero() {
+		if offset == nil && ctx.Err() == nil {
+			// No time was left before the start: measured now, briefly.
+			offset = client.measureClockOffset(ctx, time.Now().Add(lateClockBudget))
+		}
+		res.ClockOffset = offset
+	}
 	return res, err
+}
+
+// lateClockBudget bounds the measure of the target's clock after a run
+// that had no time for it before its start.
+const lateClockBudget = 3 * time.Second
+
+// clockMargin is the time kept free before the start when the target's
+// clock is measured while waiting for it.
+const clockMargin = 200 * time.Millisecond
+
+// waitForStart measures the target's clock while it waits until the
+// start (cfg.startAt); nil when there was no time to measure it. It
+// returns ctx's error when ctx ends first.
+func (r *Runner) waitForStart(ctx context.Context, cfg *config, client *Client) (*ClockOffset, error) {
+	var offset *ClockOffset
+	if deadline := cfg.startAt.Add(-clockMargin); time.Until(deadline) > 0 {
+		offset = client.measureClockOffset(ctx, deadline)
+	}
+	if err := waitUntil(ctx, cfg.startAt); err != nil {
+		return nil, err
+	}
+	return offset, nil
 }
 
 // requestLimit returns the number of requests to send (0: until the
@@ -211,6 +253,7 @@ func validate(c *config) error {
 	check(c.maxErrorRate >= 0 && c.maxErrorRate <= 1, "max error rate %v must be in [0, 1]", c.maxErrorRate)
 	check(c.timeout >= 0, "timeout %v must be >= 0", c.timeout)
 	check(c.idleTimeout >= 0, "idle timeout %v must be >= 0", c.idleTimeout)
+	errs = append(errs, validateShard(c)...)
 	if _, _, err := parseBaseURL(c.baseURL); err != nil {
 		errs = append(errs, err)
 	}
@@ -235,6 +278,12 @@ func runConfig(c *config, target string, total int) RunConfig {
 	}
 	if c.maxErrorRate > 0 {
 		rc.MaxErrorRate, rc.MinErrorSample = c.maxErrorRate, c.minErrorSample
+	}
+	if c.sharded() {
+		rc.Shards = c.shards
+	}
+	if !c.startAt.IsZero() {
+		rc.StartAt = c.startAt.Round(0).UTC()
 	}
 	return rc
 }
@@ -266,6 +315,10 @@ func (rn *run) exec() (*Result, error) {
 		StopReason: rn.stopReason(),
 		Config:     runConfig(rn.cfg, rn.client.Target(), rn.total),
 		Records:    rn.records[:rn.next],
+	}
+	if rn.cfg.sharded() {
+		sh := rn.cfg.shardOf(rn.total)
+		res.Shard = &sh
 	}
 	if rn.cfg.rate > 0 {
 		res.Lateness = summarizeLateness(rn.lateness)

@@ -30,7 +30,30 @@ const (
 	LabelRunID   = "run_id"
 	LabelProfile = "profile"
 	LabelOutcome = "outcome"
+	// LabelShard is on every series of a shard's process (see WithShard).
+	LabelShard = "shard"
 )
+
+// MetricsOption configures NewMetrics.
+type MetricsOption func(*metricsConfig)
+
+type metricsConfig struct {
+	constLabels prometheus.Labels
+}
+
+// WithShard puts the label shard="INDEX" on every series, for the process
+// that sends shard INDEX of a sharded run (bencher run --shard): the
+// shards' series differ by it alone (the run_id is the run's), so that
+// sum by (run_id) adds the shards up. Without it the series carry no
+// shard label.
+func WithShard(index int) MetricsOption {
+	return func(c *metricsConfig) {
+		if c.constLabels == nil {
+			c.constLabels = prometheus.Labels{}
+		}
+		c.constLabels[LabelShard] = strconv.Itoa(index)
+	}
+}
 
 // Metrics holds the live metrics of the runs of a process on its own
 // registry. Create it with NewMetrics; add runs with NewRun.
@@ -93,7 +116,11 @@ func (m *Metrics) forget(r *Run) {
 
 // NewMetrics returns the metrics, registered on a new registry together
 // with the Go and process collectors of the bencher itself.
-func NewMetrics() *Metrics {
+func NewMetrics(opts ...MetricsOption) *Metrics {
+	var cfg metricsConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	runLabels := []string{LabelRunID, LabelProfile}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
@@ -116,7 +143,7 @@ func NewMetrics() *Metrics {
 			"Time from a request's scheduled start to the end of its response, successful measured requests.", sim.RequestLatencyBuckets()),
 		runs: newRunsCollector(),
 	}
-	m.reg.MustRegister(m.requests, m.attempts, m.input, m.output, m.ttft, m.itl, m.e2e, m.runs,
+	prometheus.WrapRegistererWith(cfg.constLabels, m.reg).MustRegister(m.requests, m.attempts, m.input, m.output, m.ttft, m.itl, m.e2e, m.runs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

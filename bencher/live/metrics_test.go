@@ -260,3 +260,43 @@ func TestKeepFinishedZeroKeepsEveryRun(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"r1", "r2", "r3"}, runIDs(t, m)["bencher_requests_total"])
 }
+
+func TestShardLabelOnEverySeries(t *testing.T) {
+	t.Parallel()
+	gather := func(m *Metrics) []*dto.MetricFamily {
+		r := NewRun(RunInfo{ID: "run-1", Profile: "chat"}, m)
+		r.Start(&fakeProgress{})
+		r.Observe(bencher.Record{Attempts: 1, FirstToken: time.Millisecond, ChunkTimes: []time.Duration{1, 2}, End: 2 * time.Millisecond})
+		mfs, err := m.Registry().Gather()
+		require.NoError(t, err)
+		require.NotEmpty(t, mfs)
+		return mfs
+	}
+	for _, mf := range gather(NewMetrics(WithShard(2))) {
+		for _, mm := range mf.GetMetric() {
+			assert.Equal(t, "2", labels(mm)[LabelShard], "%s%v", mf.GetName(), labels(mm))
+		}
+	}
+	for _, mf := range gather(NewMetrics()) {
+		for _, mm := range mf.GetMetric() {
+			assert.NotContains(t, labels(mm), LabelShard, "an unsharded run's %s", mf.GetName())
+		}
+	}
+}
+
+func TestStartAtIsTheRunsStart(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics()
+	at := time.Now().Add(time.Hour).Truncate(time.Second)
+	r := NewRun(RunInfo{ID: "r", Profile: "p"}, m)
+	r.StartAt(&fakeProgress{}, at)
+	assert.Zero(t, r.Snapshot().Elapsed, "not started yet")
+	var b bytes.Buffer
+	mfs, err := m.Registry().Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		_, err := expfmt.MetricFamilyToText(&b, mf)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, float64(at.Unix()), seriesValue(t, families(t, b.Bytes()), "bencher_run_start_time_seconds", map[string]string{"run_id": "r"}))
+}

@@ -58,9 +58,14 @@ func NewRun(info RunInfo, m *Metrics) *Run {
 func (r *Run) Info() RunInfo { return r.info }
 
 // Start marks the run as started now; src gives its in-flight counts.
-func (r *Run) Start(src ProgressSource) {
+func (r *Run) Start(src ProgressSource) { r.StartAt(src, time.Now()) }
+
+// StartAt marks the run as starting at t (a run that waits for its start
+// instant, bencher.WithStartAt): its start time reads t, and its elapsed
+// time 0 until then; src gives its in-flight counts.
+func (r *Run) StartAt(src ProgressSource, t time.Time) {
 	r.src.Store(&src)
-	r.started.Store(time.Now().UnixNano())
+	r.started.Store(t.UnixNano())
 }
 
 // Finish marks the run as over: its in-flight gauge reads 0 from now on.
@@ -115,7 +120,7 @@ func (r *Run) Snapshot() Snapshot {
 		InputTokens: r.input.Load(), OutputTokens: r.output.Load(),
 	}
 	if t := r.started.Load(); t != 0 {
-		s.Elapsed = time.Since(time.Unix(0, t))
+		s.Elapsed = max(time.Since(time.Unix(0, t)), 0)
 	}
 	if p := r.src.Load(); p != nil {
 		s.Progress = (*p).Progress()

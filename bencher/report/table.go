@@ -100,6 +100,30 @@ func (b *textBuilder) load(h *results.Header) {
 	if h.Client != nil {
 		b.kv("Client saturated:", strconv.FormatBool(h.Client.Saturated))
 	}
+	b.shards(h)
+}
+
+// shards writes which part of a sharded run a shard's document holds, or
+// which shards a merged document joined.
+func (b *textBuilder) shards(h *results.Header) {
+	if sh := h.Shard; sh != nil {
+		load := fmt.Sprintf("concurrency %d", sh.Concurrency)
+		if h.Config.Run.Mode == bencher.ModeOpenLoop {
+			load = fmt.Sprintf("1/%d of the arrivals", sh.Count)
+			if sh.Concurrency > 0 {
+				load += fmt.Sprintf(", at most %d in flight", sh.Concurrency)
+			}
+		}
+		b.kv("Shard:", fmt.Sprintf("%d/%d of run %s: %d requests, %s", sh.Index, sh.Count, sh.RunID, sh.Requests, load))
+	}
+	m := h.Merged
+	if m == nil {
+		return
+	}
+	b.kv("Shards (merged):", fmt.Sprintf("%d, on %s", m.Count, h.Environment.Host))
+	if m.ClockSpread != nil {
+		b.kv("Shard clock spread (ms):", f2(float64(*m.ClockSpread)/1e6)+" ± "+f2(float64(*m.ClockSpreadUncertainty)/1e6))
+	}
 }
 
 // goodput writes the goodput section, when there were SLOs.
@@ -204,8 +228,12 @@ func saturation(h *results.Header) string {
 	add("pacer lateness p99", c.PacerLatenessP99Ms, " ms")
 	add("CPU wait", c.CPUWait, "")
 	add("CPU use", c.CPUUtilisation, "")
-	return "the client was the bottleneck (" + strings.Join(c.Reasons, ", ") + "; " + strings.Join(figs, ", ") +
-		"): its own delays are in these latencies"
+	detail := strings.Join(c.Reasons, ", ")
+	if len(figs) > 0 {
+		// A merged run keeps its shards' figures apart: it has reasons only.
+		detail += "; " + strings.Join(figs, ", ")
+	}
+	return "the client was the bottleneck (" + detail + "): its own delays are in these latencies"
 }
 
 // finished returns the number of measured requests that were not canceled.

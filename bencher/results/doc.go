@@ -22,6 +22,10 @@
 //	gates            gate.Outcome per --slo gate, when gates were given
 //	scheduler_lateness, prewarm, server_side (optional)
 //	record_count, records_omitted
+//	shard            a shard's document (bencher run --shard): index, count,
+//	                 run_id, its part of the load, its clock offset
+//	merged           a merged document (Merge): run_id, count, start_at, how
+//	                 the clocks were joined, and each shard's own notes
 //	records          bencher.Record per request, as is; always last
 //
 // The JSON Schema (draft 2020-12) of the document is run.schema.json in
@@ -36,5 +40,13 @@
 // the records come last. [List] reads the headers of every document of a
 // directory, skipping (with a reason each) the files that are not run
 // documents, and [Index] keeps them in memory so that listing again costs
-// one directory read and a stat per file.
+// one directory read and a stat per file. [WriteFile] stores a document
+// as a named file, as atomically.
+//
+// # Sharded runs
+//
+// The shards of a run sent by several processes (bencher.WithShard) each
+// write a document with a shard section; [Merge] joins them into the
+// document of the whole run, with its summary computed again from every
+// shard's records, and refuses documents of other runs.
 package results

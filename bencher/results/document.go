@@ -79,6 +79,13 @@ type Header struct {
 	// ServerSide is what the server's metrics showed during the run.
 	ServerSide *ServerSide `json:"server_side,omitempty"`
 
+	// Shard says which part of a sharded run the document holds (see
+	// bencher.WithShard); omitted for a whole run.
+	Shard *ShardInfo `json:"shard,omitempty"`
+	// Merged says which shards' documents a merged document was joined
+	// from (see Merge); omitted otherwise.
+	Merged *Merged `json:"merged,omitempty"`
+
 	// RecordCount is the number of records of the run, written or not;
 	// RecordsOmitted says that they were left out of the document.
 	RecordCount    int  `json:"record_count"`

@@ -35,6 +35,9 @@ func NewID(t time.Time) string {
 	return t.UTC().Format(idTimeLayout) + "-" + hex.EncodeToString(b[:])
 }
 
+// ValidID reports whether id can be a document's id (see validID).
+func ValidID(id string) bool { return validID(id) }
+
 // validID reports whether id can name a file in a results directory:
 // letters, digits, '.', '_' and '-', not starting with '.'.
 func validID(id string) bool {

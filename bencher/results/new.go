@@ -53,6 +53,9 @@ type Meta struct {
 	// MaxErrorExamples is the number of example messages kept per error
 	// class: 0 means DefaultMaxErrorExamples, a negative number none.
 	MaxErrorExamples int
+	// RunID is the id shared by the shards of a sharded run (the Result's
+	// Shard set), which their merged document takes (see Merge).
+	RunID string
 	// OmitRecords leaves the records out of the document (RecordCount
 	// still counts them).
 	OmitRecords bool
@@ -119,6 +122,10 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 	}
 	h.SchedulerLateness = res.Lateness
 	h.ServerSide = m.ServerSide
+	if res.Shard != nil {
+		h.Shard = &ShardInfo{Index: res.Shard.Index, Count: res.Shard.Count, RunID: m.RunID,
+			Concurrency: res.Shard.Concurrency, Requests: res.Shard.Requests, ClockOffset: res.ClockOffset}
+	}
 	h.RecordCount = len(records)
 	if m.OmitRecords {
 		d.Records, h.RecordsOmitted = nil, true
@@ -207,13 +214,19 @@ func percentiles(m Meta) []float64 {
 	return slices.Compact(ps)
 }
 
-// summaryOptions returns the options of the run's summary.
+// summaryOptions returns the options of the run's summary: the requested
+// load is a shard's part of it in a shard's document.
 func summaryOptions(res *bencher.Result, m Meta) []stats.Option {
+	concurrency, rate := res.Config.Concurrency, res.Config.Rate
+	if sh := res.Shard; sh != nil && sh.Count > 1 {
+		// A shard's document measures its own part of the load.
+		concurrency, rate = sh.Concurrency, rate/float64(sh.Count)
+	}
 	return []stats.Option{
 		stats.WithSLOs(m.SLOs...),
 		stats.WithPercentiles(percentiles(m)...),
-		stats.WithRequestedConcurrency(res.Config.Concurrency),
-		stats.WithRequestedRate(res.Config.Rate),
+		stats.WithRequestedConcurrency(concurrency),
+		stats.WithRequestedRate(rate),
 	}
 }
 

@@ -120,6 +120,7 @@ func headerFields(h *Header) map[string]any {
 		"clock_source": &h.ClockSource, "client": &h.Client, "prewarm": &h.Prewarm,
 		"server_side": &h.ServerSide, "record_count": &h.RecordCount,
 		"records_omitted": &h.RecordsOmitted,
+		"shard":           &h.Shard, "merged": &h.Merged,
 	}
 }
 

@@ -57,9 +57,29 @@ func Write(dir string, doc *Document) (path string, err error) {
 	if _, err := os.Lstat(path); err == nil {
 		return "", fmt.Errorf("%w: %s", ErrExists, path)
 	}
+	return path, writeAtomic(dir, path, doc)
+}
+
+// WriteFile stores doc as the file path, replacing any file there, as
+// atomically as Write does (the temporary file is made beside path); the
+// directory is created if needed.
+func WriteFile(path string, doc *Document) error {
+	if !validID(doc.ID) {
+		return fmt.Errorf("results: write: invalid document id %q", doc.ID)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return fmt.Errorf("results: write: %w", err)
+	}
+	return writeAtomic(dir, path, doc)
+}
+
+// writeAtomic writes doc into a temporary file of dir, syncs it and
+// renames it to path, then syncs dir.
+func writeAtomic(dir, path string, doc *Document) (err error) {
 	f, err := os.CreateTemp(dir, tempPattern(doc.ID))
 	if err != nil {
-		return "", fmt.Errorf("results: write: %w", err)
+		return fmt.Errorf("results: write: %w", err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -69,21 +89,21 @@ func Write(dir string, doc *Document) (path string, err error) {
 		}
 	}()
 	if err = Encode(f, doc); err != nil {
-		return "", err
+		return err
 	}
 	if err = f.Chmod(FileMode); err != nil {
-		return "", fmt.Errorf("results: write: %w", err)
+		return fmt.Errorf("results: write: %w", err)
 	}
 	if err = f.Sync(); err != nil {
-		return "", fmt.Errorf("results: write: %w", err)
+		return fmt.Errorf("results: write: %w", err)
 	}
 	if err = f.Close(); err != nil {
-		return "", fmt.Errorf("results: write: %w", err)
+		return fmt.Errorf("results: write: %w", err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("results: write: %w", err)
+		return fmt.Errorf("results: write: %w", err)
 	}
-	return path, syncDir(dir)
+	return syncDir(dir)
 }
 
 // FallbackDirName is the directory, under the system's temporary

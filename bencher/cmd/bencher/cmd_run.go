@@ -32,6 +32,9 @@ func runCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, stdou
 	if err != nil {
 		return fail(stderr, err)
 	}
+	if err := p.readStart(os.Getenv, time.Now()); err != nil {
+		return fail(stderr, err)
+	}
 	specs, err := runSpecs(p, o)
 	if err != nil {
 		return fail(stderr, err)

@@ -73,9 +73,10 @@ type loadOptions struct {
 	profiles, sizes string // matrix only
 	faults          string // matrix only
 
-	prom promOptions
-	sim  simOptions
-	set  setByUser
+	prom  promOptions
+	sim   simOptions
+	shard shardOptions // run only
+	set   setByUser
 }
 
 // setByUser says which flags were given, so that a profile only changes

@@ -6,6 +6,7 @@
 //	bencher sim      serve the simulator until interrupted
 //	bencher report   re-render a result document
 //	bencher compare  compare two result documents; exit 3 on a regression
+//	bencher merge    join the documents of a sharded run's shards
 //	bencher export   labelstudio: a run's answers as Label Studio tasks
 //
 // See bencher --help for the flags and exit codes.
@@ -85,6 +86,7 @@ type cli struct {
 	listen  string
 	report  reportOptions
 	compare compareOptions
+	merge   mergeOptions
 }
 
 // newApp returns the command line of bencher, writing into c.
@@ -107,6 +109,7 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 		EnumVar(&c.run.profile, profileNames()...)
 	runCmd.Flag("sweep", "Comma-separated load levels, one run each: concurrencies, or rates (req/s) when --rate is given.").
 		PlaceHolder("LIST").StringVar(&c.run.sweep)
+	addShardFlags(runCmd, &c.run.shard)
 	addSimFlags(runCmd, "sim.", &c.run.sim)
 
 	matrixCmd := app.Command("matrix", "Run every profile at every size and compare them in one table.")
@@ -124,6 +127,7 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 	addSimFlags(simCmd, "", &c.sim)
 
 	addReportCommands(app, c)
+	addMergeCommand(app, &c.merge)
 	addExportCommand(app, stdout, stderr)
 	return app
 }
@@ -131,7 +135,7 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 // run runs the command line args and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "bencher: a command is needed: run, matrix, sim, report, compare or export (see --help)")
+		fmt.Fprintln(stderr, "bencher: a command is needed: run, matrix, sim, report, compare, merge or export (see --help)")
 		return exitUsage
 	}
 	c := &cli{}
@@ -168,6 +172,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return reportCommand(&c.report, stdout, stderr)
 	case "compare":
 		return compareCommand(&c.compare, stdout, stderr)
+	case "merge":
+		return mergeCommand(&c.merge, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "bencher: unknown command %q (see --help)\n", cmd)
 	return exitUsage

@@ -44,6 +44,8 @@ type plan struct {
 	labels      map[string]string
 	format      report.Format
 	promOpts    []serverside.Option // nil without --prometheus-url
+	shard       *shardPlan          // nil without --shard
+	startAt     time.Time           // --start-at; zero: at once
 	// red knows the run's credentials: the API key, the values of
 	// credential headers (secret.IsCredentialHeader), the user-info of
 	// --target and --prometheus-url. Everything the server says passes
@@ -270,7 +272,7 @@ func (p *plan) profileKey(sp spec) string {
 // target, which is known only once it runs).
 func (p *plan) runnerOptions(s spec) []bencher.Option {
 	o := p.o
-	return []bencher.Option{
+	opts := []bencher.Option{
 		bencher.WithAPI(p.api), bencher.WithAPIKey(p.apiKey), bencher.WithHeaders(p.headers), bencher.WithRedactor(p.red),
 		bencher.WithStreaming(o.stream), bencher.WithTimeout(o.timeout), bencher.WithRecordOutputs(o.recordOutputs),
 		bencher.WithIdleTimeout(o.idleTimeout), bencher.WithPrewarm(!o.noPrewarm),
@@ -278,7 +280,12 @@ func (p *plan) runnerOptions(s spec) []bencher.Option {
 		bencher.WithRequests(s.requests), bencher.WithDuration(o.duration), bencher.WithWarmup(o.warmup),
 		bencher.WithRetries(s.retries), bencher.WithBackoff(s.retryBase, s.retryMax),
 		bencher.WithMaxErrorRate(o.maxErrRate, 0), bencher.WithSeed(o.seed),
+		bencher.WithStartAt(p.startAt),
 	}
+	if p.shard != nil {
+		opts = append(opts, bencher.WithShard(p.shard.index, p.shard.count))
+	}
+	return opts
 }
 
 // check validates the runner options of every spec before anything runs:

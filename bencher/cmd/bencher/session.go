@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -56,7 +57,11 @@ func (s *session) serveMetrics(ctx context.Context, addr string, linger time.Dur
 	if err != nil {
 		return fmt.Errorf("--metrics-listen: %w", err)
 	}
-	s.metrics = live.NewMetrics()
+	var opts []live.MetricsOption
+	if sh := s.p.shard; sh != nil {
+		opts = append(opts, live.WithShard(sh.index))
+	}
+	s.metrics = live.NewMetrics(opts...)
 	serveCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -161,16 +166,26 @@ func describe(sp spec) string {
 // execute runs one spec and writes its document. The document is returned
 // whenever the run ran, even when writing it failed.
 func (s *session) execute(ctx context.Context, sp spec) (*results.Document, string, error) {
-	id := results.NewID(time.Now())
+	id, runID := results.NewID(time.Now()), ""
+	if sh := s.p.shard; sh != nil {
+		// The live metrics' run_id is the run's, shared by its shards.
+		id, runID = sh.docID(), sh.runID
+		s.noteShard()
+	}
 	meta := s.meta(sp, id)
-	lr := live.NewRun(s.runInfo(sp, id), s.metrics)
+	meta.RunID = runID
+	lr := live.NewRun(s.runInfo(sp, cmp.Or(runID, id)), s.metrics)
 	opts := append(s.p.runnerOptions(sp), bencher.WithTarget(s.tgt.url), bencher.WithModel(s.tgt.model),
 		bencher.WithObserver(lr), bencher.WithLogger(s.log))
 	runner, err := bencher.NewRunner(opts...)
 	if err != nil {
 		return nil, "", usageError{err} // checked before: not reached
 	}
-	lr.Start(runner)
+	if s.p.startAt.IsZero() {
+		lr.Start(runner)
+	} else {
+		lr.StartAt(runner, s.p.startAt)
+	}
 	stopBar := s.startBar(lr, sp)
 	res, err := runner.Run(ctx, s.p.wl)
 	stopBar()
