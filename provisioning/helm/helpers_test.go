@@ -3,6 +3,7 @@ package helm
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -137,7 +139,18 @@ func decodeStrict(o object) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := yaml.UnmarshalStrict(o.YAML, v); err != nil {
+	j, err := yaml.YAMLToJSON(o.YAML)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s (%s): %w", o.Kind, o.Name, o.Template, err)
+	}
+	// As the API server decodes: field names case-sensitive, unknown and
+	// duplicate fields refused (encoding/json, under sigs.k8s.io/yaml's
+	// UnmarshalStrict, would take clusterIp for clusterIP).
+	strict, err := sigsjson.UnmarshalStrict(j, v)
+	if err == nil {
+		err = errors.Join(strict...)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s %s (%s): %w", o.Kind, o.Name, o.Template, err)
 	}
 	return v, nil
@@ -206,4 +219,12 @@ func readJSON(t testing.TB, path string, v any) {
 	require.NoError(t, err)
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	require.NoError(t, dec.Decode(v), path)
+}
+
+// mustJSON converts YAML to JSON.
+func mustJSON(t testing.TB, y []byte) []byte {
+	t.Helper()
+	j, err := yaml.YAMLToJSON(y)
+	require.NoError(t, err)
+	return j
 }
