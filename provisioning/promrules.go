@@ -154,7 +154,7 @@ func promRuleOf(r alerting.Rule, src GrafanaRule) (PromRule, error) {
 		if k == "runbook" {
 			k = "description"
 		}
-		v = strings.ReplaceAll(v, "$values.B.Value", "$value")
+		v = PromAnnotation(v)
 		if strings.Contains(v, "$values.") {
 			return PromRule{}, fmt.Errorf("alert rule %q: annotation %s reads a Grafana step other than B: no Prometheus form", r.Title, k)
 		}
@@ -208,3 +208,8 @@ func PromRulesYAML() ([]byte, error) {
 	}
 	return buf.Bytes(), enc.Close()
 }
+
+// PromAnnotation translates a Grafana annotation's template to
+// Prometheus's: $values.B.Value, the value of the threshold's input, is
+// $value.
+func PromAnnotation(s string) string { return strings.ReplaceAll(s, "$values.B.Value", "$value") }

@@ -81,8 +81,10 @@ func render(t testing.TB, vals map[string]any) []object {
 		}
 		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
 		for _, k := range keys {
-			doc := strings.TrimSpace(docs[k])
-			if doc == "" || onlyComments(doc) {
+			// As helm keeps it: a block scalar's last line break is the
+			// document's (a dashboard's final newline).
+			doc := docs[k]
+			if strings.TrimSpace(doc) == "" || onlyComments(doc) {
 				continue
 			}
 			var meta struct {
