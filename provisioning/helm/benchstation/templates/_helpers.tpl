@@ -55,10 +55,23 @@ app.kubernetes.io/managed-by: {{ $.Release.Service }}
 {{- printf "%s-bencher-%s" (include "benchstation.fullname" .) .Values.bencher.run | trunc 52 | trimSuffix "-" }}
 {{- end }}
 
-{{/* The batch endpoints' config file (exporter/batch/file.go's format). */}}
+{{/* The batch endpoints' config file (exporter/batch/file.go's format).
+  Each URL is checked as the exporter does (batch.NewEndpoint), and the
+  message never quotes it: a URL may carry a key. */}}
 {{- define "benchstation.exporter.batchConfig" -}}
 endpoints:
 {{- range $i, $ep := .Values.exporter.batch.endpoints }}
+{{- $u := urlParse $ep.url }}
+{{- $where := printf "exporter.batch.endpoints[%d].url" $i }}
+{{- if not (has $u.scheme (list "http" "https")) }}
+{{- fail (printf "%s: the scheme must be http or https" $where) }}
+{{- else if not $u.host }}
+{{- fail (printf "%s: no host" $where) }}
+{{- else if $u.userinfo }}
+{{- fail (printf "%s: user information is not allowed: give the key as apiKey.existingSecret" $where) }}
+{{- else if or $u.query $u.fragment (contains "?" $ep.url) }}
+{{- fail (printf "%s: a query or fragment is not allowed" $where) }}
+{{- end }}
   - name: {{ $ep.name | quote }}
     url: {{ $ep.url | quote }}
     {{- with $ep.apiKey }}
