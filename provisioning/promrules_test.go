@@ -45,10 +45,18 @@ func TestParseGrafanaRuleRefusesOtherShapes(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, GrafanaRule{UID: "u", Title: "Fine", Query: "up", Op: ">", Threshold: 0}, g)
 
-	mean := promRule("u", "Mean of it", warning, "1m", "up", gt(0), "s", "r").
-		WithQuery(reduceQuery("B", "A", expr.TypeReduceReducerMean))
-	_, _, err = ParseGrafanaRule(build(mean))
+	// B the mean of A rather than its last value.
+	mean := build(promRule("u", "Mean of it", warning, "1m", "up", gt(0), "s", "r"))
+	require.Equal(t, "B", *mean.Data[1].RefId)
+	mean.Data[1].Model = expr.Expr{TypeReduce: &expr.TypeReduce{Expression: "A", Reducer: expr.TypeReduceReducerMean}}
+	_, _, err = ParseGrafanaRule(mean)
 	assert.EqualError(t, err, `alert rule "Mean of it": B is not the last value of A: cannot translate it to a Prometheus rule`)
+
+	// A fourth step.
+	four := build(promRule("u", "Four steps", warning, "1m", "up", gt(0), "s", "r"))
+	four.Data = append(four.Data, four.Data[1])
+	_, _, err = ParseGrafanaRule(four)
+	assert.EqualError(t, err, `alert rule "Four steps": not a query, a reduction and a threshold (A, B, C): cannot translate it to a Prometheus rule`)
 
 	_, ok, err = ParseGrafanaRule(build(benchmarkRegression()))
 	assert.NoError(t, err)
