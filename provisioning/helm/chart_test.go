@@ -119,3 +119,25 @@ func TestStrictDecodingCatchesAnUnknownField(t *testing.T) {
 	_, err := decodeStrict(object{Kind: "Service", Name: "x", YAML: []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  clusterIp: None\n")})
 	assert.ErrorContains(t, err, "clusterIp")
 }
+
+// TestNotesTellWhatWasInstalled renders NOTES.txt: what runs where, and
+// the warnings that matter.
+func TestNotesTellWhatWasInstalled(t *testing.T) {
+	t.Parallel()
+	files, err := renderErr(t, nil)
+	require.NoError(t, err)
+	notes := files["benchstation/templates/NOTES.txt"]
+	assert.Contains(t, notes, "nvidia.com/gpu.present=true")
+	assert.Contains(t, notes, `job="benchstation-exporter"`)
+	assert.Contains(t, notes, "exporter.processes.hostPID=true")
+	assert.Contains(t, notes, `"vLLM down" fires until`)
+	assert.NotContains(t, notes, "Benchmark run")
+
+	files, err = renderErr(t, allOn())
+	require.NoError(t, err)
+	notes = files["benchstation/templates/NOTES.txt"]
+	assert.Contains(t, notes, "Benchmark run run1: 4 shards against http://vllm.serving:8000/v1")
+	assert.Contains(t, notes, "job/bs-benchstation-bencher-run1-merge")
+	assert.NotContains(t, notes, `"vLLM down" fires until`)
+	assert.NotContains(t, notes, "Per-process GPU memory is off")
+}
