@@ -9,8 +9,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 )
 
 // TestChartVersionIsTheProjectVersion ties the chart's version and
@@ -140,4 +142,21 @@ func TestNotesTellWhatWasInstalled(t *testing.T) {
 	assert.Contains(t, notes, "job/bs-benchstation-bencher-run1-merge")
 	assert.NotContains(t, notes, `"vLLM down" fires until`)
 	assert.NotContains(t, notes, "Per-process GPU memory is off")
+}
+
+// TestKubeVersion: helm install refuses a cluster older than the chart's
+// kubeVersion, 1.29 (backoffLimitPerIndex on by default); the chart lints
+// against a current cluster too.
+func TestKubeVersion(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	for ver, ok := range map[string]bool{"v1.28.9": false, "v1.29.0": true, "v1.33.1": true, "v1.35.0-eks-1": true} {
+		assert.Equal(t, ok, chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, ver), ver)
+	}
+	kv, err := common.ParseKubeVersion("v1.33.0")
+	require.NoError(t, err)
+	res := lint.RunAll(ChartDir, allOn(), release.Namespace, lint.WithKubeVersion(kv))
+	for _, m := range res.Messages {
+		assert.Less(t, m.Severity, support.WarningSev, "%s", m)
+	}
 }
