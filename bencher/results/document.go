@@ -78,6 +78,9 @@ type Header struct {
 	Client *bencher.ClientLoad `json:"client,omitempty"`
 	// ServerSide is what the server's metrics showed during the run.
 	ServerSide *ServerSide `json:"server_side,omitempty"`
+	// Batch is what a batch-api run (Config.Run.Mode bencher.ModeBatchAPI)
+	// measured of its batch job; omitted for the online modes.
+	Batch *Batch `json:"batch,omitempty"`
 
 	// RecordCount is the number of records of the run, written or not;
 	// RecordsOmitted says that they were left out of the document.
@@ -201,6 +204,10 @@ func (h *Header) Title() string {
 	}
 	return h.ID
 }
+
+// BatchMode reports whether the run sent its requests as one Batch API
+// job (its summary has no TTFT, ITL or TPOT).
+func (h *Header) BatchMode() bool { return h.Batch != nil }
 
 // ClientSaturated reports whether the client was the bottleneck of its
 // own measurements (Client.Saturated).
