@@ -42,6 +42,12 @@ func (p *plan) modelRun(sp spec, absolute bool) time.Duration {
 	if n == 0 {
 		return p.o.duration
 	}
+	if sp.mode == modeBatchAPI {
+		// A batch: every request at once (the server runs as many as it
+		// can), then up to one poll interval before a poll sees it end.
+		sp.mode, sp.concurrency, sp.rate, sp.retries = modeOnline, n, 0, 0
+		return p.modelRun(sp, absolute) + p.o.batchPoll
+	}
 	c := sp.concurrency
 	if c <= 0 || sp.rate > 0 { // an open loop: as long as its schedule, at least
 		if sp.rate > 0 {

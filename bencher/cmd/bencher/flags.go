@@ -8,6 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/batchapi"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/sim"
@@ -69,6 +70,9 @@ type loadOptions struct {
 	metricsLinger             time.Duration
 	progress                  string
 
+	mode      string        // online or batch-api
+	batchPoll time.Duration // batch-api: the interval between polls
+
 	profile, sweep  string // run only
 	profiles, sizes string // matrix only
 	faults          string // matrix only
@@ -81,7 +85,7 @@ type loadOptions struct {
 // setByUser says which flags were given, so that a profile only changes
 // the others.
 type setByUser struct {
-	requests, concurrency, retries, retryBase, retryMax, api, output bool
+	requests, concurrency, retries, retryBase, retryMax, api, output, mode bool
 }
 
 // addLoadFlags adds the flags shared by run and matrix.
@@ -117,6 +121,13 @@ func addLoadFlags(f flagger, o *loadOptions) {
 	f.Flag("max-error-rate", "Stop the run, marked failed, when more than this share (0-1) of requests failed (0: never).").
 		Default("0").FloatVar(&o.maxErrRate)
 	f.Flag("seed", "Seed of the workload, the open-loop schedule and the retry jitter.").Default("1").Uint64Var(&o.seed)
+	f.Flag("mode", "How the requests are sent: online (each on its own, its stream timed: TTFT, ITL, TPOT) or batch-api "+
+		"(all as one OpenAI Batch API job: upload, create, poll, download; measures the job's makespan, time to "+
+		"in_progress and throughput; TTFT, ITL and TPOT do not exist, n/a). Default online, or the profile's.").
+		Default(modeOnline).IsSetByUser(&o.set.mode).EnumVar(&o.mode, modeOnline, modeBatchAPI)
+	f.Flag("batch-poll", "batch-api: interval between reads of the batch's status (a 429 or 503 is waited out for its "+
+		"Retry-After); the times measured are as precise as it. --duration bounds the whole job: a batch not ended "+
+		"by then is cancelled.").Default(batchapi.DefaultPoll.String()).DurationVar(&o.batchPoll)
 	addWorkloadFlags(f, o)
 	addOutputFlags(f, o)
 	addPrometheusFlags(f, &o.prom)
