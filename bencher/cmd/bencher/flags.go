@@ -212,6 +212,9 @@ type simOptions struct {
 	zeroDelay, prefixCaching                  bool
 	seed                                      uint64
 	faults                                    sim.Faults
+	batchShare                                float64
+	batchWindow                               time.Duration
+	batchLimits                               sim.BatchLimits
 }
 
 // addSimFlags adds the simulator's flags, each name preceded by prefix
@@ -248,6 +251,50 @@ func addSimFlags(f flagger, prefix string, o *simOptions) {
 		DurationVar(&o.faults.RetryAfter)
 	f.Flag(prefix+"fault.stall-duration", "Simulator: pause of an injected stall.").Default(d(sim.DefaultStallDuration)).
 		DurationVar(&o.faults.StallDuration)
+	addSimBatchFlags(f, prefix, o)
+}
+
+// addSimBatchFlags adds the flags of the simulator's Batch API.
+func addSimBatchFlags(f flagger, prefix string, o *simOptions) {
+	n := strconv.Itoa
+	f.Flag(prefix+"batch-share", "Simulator Batch API: share (above 0, at most 1) of --"+prefix+
+		"max-num-seqs that batch requests may hold in the engine at once; online requests keep the rest.").
+		Default(strconv.FormatFloat(sim.DefaultBatchShare, 'g', -1, 64)).FloatVar(&o.batchShare)
+	f.Flag(prefix+"batch-completion-window", "Simulator Batch API: how long after its creation a batch expires "+
+		"(its completion_window must say \"24h\"; a shorter window shows expiry).").
+		Default(sim.DefaultBatchCompletionWindow.String()).DurationVar(&o.batchWindow)
+	f.Flag(prefix+"batch-max-files", "Simulator Batch API: most files stored (uploads and batch outputs); "+
+		"the oldest not read by an unfinished batch are dropped first.").Default(n(sim.DefaultMaxFiles)).IntVar(&o.batchLimits.MaxFiles)
+	f.Flag(prefix+"batch-max-file-bytes", "Simulator Batch API: most bytes of all stored files together.").
+		Default(strconv.FormatInt(sim.DefaultMaxFileBytes, 10)).Int64Var(&o.batchLimits.MaxFileBytes)
+	f.Flag(prefix+"batch-max-upload-bytes", "Simulator Batch API: largest file one upload may hold.").
+		Default(strconv.FormatInt(sim.DefaultMaxUploadBytes, 10)).Int64Var(&o.batchLimits.MaxUploadBytes)
+	f.Flag(prefix+"batch-max-batches", "Simulator Batch API: most batches kept; the oldest finished are dropped first.").
+		Default(n(sim.DefaultMaxBatches)).IntVar(&o.batchLimits.MaxBatches)
+	f.Flag(prefix+"batch-max-requests", "Simulator Batch API: most requests in one batch.").
+		Default(n(sim.DefaultMaxBatchRequests)).IntVar(&o.batchLimits.MaxRequests)
+}
+
+// check refuses simulator settings that the simulator would otherwise
+// clamp; prefix is that of the flags' names.
+func (o *simOptions) check(prefix string) error {
+	if !(o.batchShare > 0 && o.batchShare <= 1) {
+		return usagef("--%sbatch-share %g: the share must be above 0 and at most 1", prefix, o.batchShare)
+	}
+	if o.batchWindow <= 0 {
+		return usagef("--%sbatch-completion-window %s: the window must be positive", prefix, o.batchWindow)
+	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"batch-max-files", int64(o.batchLimits.MaxFiles)}, {"batch-max-file-bytes", o.batchLimits.MaxFileBytes},
+		{"batch-max-upload-bytes", o.batchLimits.MaxUploadBytes}, {"batch-max-batches", int64(o.batchLimits.MaxBatches)},
+		{"batch-max-requests", int64(o.batchLimits.MaxRequests)}} {
+		if l.v < 1 {
+			return usagef("--%s%s %d: the limit must be at least 1", prefix, l.name, l.v)
+		}
+	}
+	return nil
 }
 
 // options returns the simulator's options.
@@ -257,6 +304,7 @@ func (o *simOptions) options() []sim.Option {
 		sim.WithMaxNumBatchedTokens(o.batched), sim.WithDecodeTime(o.decodeTime, o.decodePerSeq),
 		sim.WithPrefillTimePerToken(o.prefillPerToken), sim.WithPrefixCaching(o.prefixCaching),
 		sim.WithSeed(o.seed), sim.WithFaults(o.faults),
+		sim.WithBatchShare(o.batchShare), sim.WithBatchCompletionWindow(o.batchWindow), sim.WithBatchLimits(o.batchLimits),
 	}
 	if o.model != "" {
 		opts = append(opts, sim.WithModel(o.model))

@@ -57,6 +57,11 @@ func newPlan(o *loadOptions, red *secret.Redactor) (*plan, error) {
 	p := &plan{o: o, api: bencher.API(o.api), red: red}
 	red.AddURL(o.target)
 	red.AddURL(o.prom.url)
+	if o.target == "" {
+		if err := o.sim.check("sim."); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if strings.TrimSpace(o.slo) != "" {
 		if p.gates, err = gate.Parse(o.slo, stats.IsValueName); err != nil {
