@@ -79,6 +79,9 @@ func markdownReport(h *results.Header) string {
 	)
 	b.WriteString(mdTable([]string{"Metric", "Value"}, "lr", rows) + "\n")
 	b.WriteString(mdLatencies(h) + "\n")
+	if bt := mdBatch(h); bt != "" {
+		b.WriteString(bt + "\n")
+	}
 	if ss := mdServerSide(h); ss != "" {
 		b.WriteString(ss + "\n")
 	}
@@ -113,7 +116,7 @@ func mdBanners(h *results.Header) string {
 // mdLatencies returns the latency table.
 func mdLatencies(h *results.Header) string {
 	var rows [][]string
-	for _, m := range latencySections() {
+	for _, m := range latencySections(h) {
 		d := m.get(&h.Summary)
 		rows = append(rows, []string{m.long, distStat(d, d.Mean), distStat(d, d.P50), distStat(d, d.P90),
 			distStat(d, d.P95), distStat(d, d.P99)})

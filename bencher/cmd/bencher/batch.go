@@ -145,7 +145,7 @@ func batchSection(out *batchapi.Outcome, poll time.Duration, red *secret.Redacto
 // batchProfileKey returns the key of a custom batch-api run:
 // custom-batch-in512-out128, or custom-batch-jsonl for a file.
 func (p *plan) batchProfileKey(sp spec) string {
-	sp.concurrency, sp.rate, sp.profile = 0, 0, ""
+	sp.mode, sp.concurrency, sp.rate, sp.profile = modeOnline, 0, 0, ""
 	key := p.profileKey(sp)
 	return batchKeyPrefix + strings.TrimPrefix(key, workload.CustomProfilePrefix)
 }
