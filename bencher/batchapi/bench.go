@@ -20,7 +20,8 @@ const CleanupTimeout = 30 * time.Second
 // BenchOptions configure Bench.
 type BenchOptions struct {
 	// API selects the endpoint of every request (/v1/completions or
-	// /v1/chat/completions); Model names the model in every body.
+	// /v1/chat/completions); Model names the model in every body (a batch
+	// has no default model: it is required).
 	API   bencher.API
 	Model string
 	// Poll is the interval between reads of the batch's status (0:
@@ -73,6 +74,9 @@ func Bench(ctx context.Context, c *Client, reqs []bencher.Request, o BenchOption
 	endpoint, err := endpointOf(o.API)
 	if err != nil {
 		return nil, err
+	}
+	if o.Model == "" {
+		return nil, errors.New("batch API: no model: every request of a batch must name one")
 	}
 	input, ids, err := inputFile(reqs, o.API, o.Model, endpoint)
 	if err != nil {
