@@ -297,7 +297,7 @@ func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Duration{
 		"": 0, "2": 2 * time.Second, "0.5": 500 * time.Millisecond, "-1": 0, "soon": 0,
-		now.Add(3 * time.Second).Format(http.TimeFormat): 3 * time.Second,
+		now.Add(3 * time.Second).Format(http.TimeFormat):  3 * time.Second,
 		now.Add(-3 * time.Second).Format(http.TimeFormat): 0,
 	} {
 		assert.Equal(t, want, retryAfter(in, now), "Retry-After %q", in)
