@@ -81,11 +81,11 @@ func setBatch(h *Header, b *Batch) {
 	if !b.PerRequestTiming {
 		s.SetUnmeasured(withoutTiming...)
 	}
-	end := h.Environment.Duration().Seconds()
+	span := max(h.Environment.Duration().Seconds()-b.CreatedS, 0)
 	if b.MakespanS != nil {
-		end = b.CreatedS + *b.MakespanS
+		span = *b.MakespanS
 	}
-	s.SetWindow(stats.Window{StartMS: b.CreatedS * 1000, EndMS: end * 1000, DurationS: max(end-b.CreatedS, 0)})
+	s.SetWindow(stats.Window{StartMS: b.CreatedS * 1000, EndMS: (b.CreatedS + span) * 1000, DurationS: span})
 	b.Completed, b.Expired = s.Succeeded, s.ErrorsByClass[bencher.ErrBatchExpired]
 	b.Cancelled = s.ErrorsByClass[bencher.ErrCanceled]
 	b.Failed = s.Failed - b.Cancelled

@@ -84,6 +84,10 @@ func (s *session) executeBatch(ctx context.Context, sp spec) (*results.Document,
 		cause = fmt.Errorf("the batch had not ended after --duration %s; it was cancelled (%s)", p.o.duration,
 			describeBatch(out))
 	}
+	if out == nil && batchapi.IsNotFound(err) {
+		cause = fmt.Errorf("%w (the target serves no Batch API: leave out --mode %s, or the %s profile)", err,
+			modeBatchAPI, profileBatchAPI)
+	}
 	if out == nil {
 		doc := results.NewPartial(nil, meta, p.red.Error(cause))
 		path, werr := s.write(doc)
