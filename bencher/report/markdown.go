@@ -151,7 +151,10 @@ func mdGates(h *results.Header) string {
 		if !o.Pass {
 			verdict = "❌ FAIL"
 		}
-		if !o.Found {
+		switch {
+		case o.NotMeasured:
+			actual = NA + " (" + gate.NotMeasured + ")"
+		case !o.Found:
 			actual = NA + " (" + gate.NoSamples + ")"
 		}
 		rows = append(rows, []string{code(o.Text), actual, verdict})
