@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/internal/secret"
 )
 
@@ -207,4 +208,33 @@ func customIDs(reqs []bencher.Request) []string {
 		}
 	}
 	return ids
+}
+
+// Section returns the run document's account of the batch (results.Batch),
+// its server-given strings scrubbed by red; poll is the interval polled at.
+func (o *Outcome) Section(poll time.Duration, red *secret.Redactor) *results.Batch {
+	b := o.Batch
+	sec := func(d time.Duration) float64 { return d.Seconds() }
+	since := func(at *time.Duration) *float64 {
+		if at == nil {
+			return nil
+		}
+		v := sec(*at - o.Created)
+		return &v
+	}
+	rb := &results.Batch{
+		ID: red.Value(b.ID), Endpoint: red.Value(b.Endpoint), InputFileID: red.Value(b.InputFileID),
+		OutputFileID: red.Value(b.OutputFileID), ErrorFileID: red.Value(b.ErrorFileID),
+		FinalStatus: red.Value(b.Status), PollIntervalS: sec(poll), Polls: o.Polls,
+		UploadS: sec(o.Uploaded), CreatedS: sec(o.Created),
+		ToInProgressS: since(o.InProgress), MakespanS: since(o.Done),
+		RequestCounts:    results.BatchCounts(b.RequestCounts),
+		PerRequestTiming: o.Timing,
+	}
+	if b.Errors != nil {
+		for _, e := range b.Errors.Data {
+			rb.Errors = append(rb.Errors, e.String())
+		}
+	}
+	return rb
 }

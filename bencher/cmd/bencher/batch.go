@@ -11,7 +11,6 @@ import (
 	"github.com/benchstation/benchstation/bencher/batchapi"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/workload"
-	"github.com/benchstation/benchstation/internal/secret"
 )
 
 // The run modes (--mode).
@@ -96,7 +95,7 @@ func (s *session) executeBatch(ctx context.Context, sp spec) (*results.Document,
 		}
 		return doc, path, fmt.Errorf("run %s: %w", id, p.red.Error(cause))
 	}
-	meta.Batch = batchSection(out, p.o.batchPoll, p.red)
+	meta.Batch = out.Section(p.o.batchPoll, p.red)
 	doc := results.NewPartial(out.Result, meta, p.red.Error(cause))
 	path, werr := s.write(doc)
 	switch {
@@ -116,34 +115,6 @@ func describeBatch(out *batchapi.Outcome) string {
 	b := out.Batch
 	return fmt.Sprintf("batch %s was %s with %d of %d requests done", b.ID, b.Status,
 		b.RequestCounts.Completed+b.RequestCounts.Failed, b.RequestCounts.Total)
-}
-
-// batchSection returns the document's account of the batch job.
-func batchSection(out *batchapi.Outcome, poll time.Duration, red *secret.Redactor) *results.Batch {
-	b := out.Batch
-	sec := func(d time.Duration) float64 { return d.Seconds() }
-	since := func(at *time.Duration) *float64 {
-		if at == nil {
-			return nil
-		}
-		v := sec(*at - out.Created)
-		return &v
-	}
-	rb := &results.Batch{
-		ID: red.Value(b.ID), Endpoint: red.Value(b.Endpoint), InputFileID: red.Value(b.InputFileID),
-		OutputFileID: red.Value(b.OutputFileID), ErrorFileID: red.Value(b.ErrorFileID),
-		FinalStatus: red.Value(b.Status), PollIntervalS: sec(poll), Polls: out.Polls,
-		UploadS: sec(out.Uploaded), CreatedS: sec(out.Created),
-		ToInProgressS: since(out.InProgress), MakespanS: since(out.Done),
-		RequestCounts:    results.BatchCounts(b.RequestCounts),
-		PerRequestTiming: out.Timing,
-	}
-	if b.Errors != nil {
-		for _, e := range b.Errors.Data {
-			rb.Errors = append(rb.Errors, e.String())
-		}
-	}
-	return rb
 }
 
 // batchProfileKey returns the key of a custom batch-api run:
