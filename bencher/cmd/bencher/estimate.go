@@ -43,9 +43,14 @@ func (p *plan) modelRun(sp spec, absolute bool) time.Duration {
 		return p.o.duration
 	}
 	if sp.mode == modeBatchAPI {
-		// A batch: every request at once (the server runs as many as it
-		// can), then up to one poll interval before a poll sees it end.
-		sp.mode, sp.concurrency, sp.rate, sp.retries = modeOnline, n, 0, 0
+		// A batch: every request at once, as many running as the server
+		// gives batches (the simulator: its batch share of its sequences),
+		// then up to one poll interval before a poll sees it end.
+		c := n
+		if absolute {
+			c = min(n, max(1, int(float64(p.o.sim.maxNumSeqs)*p.o.sim.batchShare)))
+		}
+		sp.mode, sp.concurrency, sp.rate, sp.retries = modeOnline, c, 0, 0
 		return p.modelRun(sp, absolute) + p.o.batchPoll
 	}
 	c := sp.concurrency
