@@ -97,6 +97,7 @@ func TestStartValidation(t *testing.T) {
 		{"no load", `{"requests": 5}`, 400, "profile: give a profile, a concurrency or a rate"},
 		{"unknown profile", `{"requests": 5, "profile": "fast"}`, 400, `profile: unknown profile "fast" (known: high-parallelism, inngest-style, batch-api)`},
 		{"profile and concurrency", `{"requests": 5, "profile": "inngest-style", "concurrency": 3}`, 400, "profile: give a profile or concurrency/rate, not both"},
+		{"batch by duration", `{"duration": "30s", "profile": "batch-api"}`, 400, "duration: the batch-api profile runs a fixed number of requests as one batch: give requests"},
 		{"negative concurrency", `{"requests": 5, "concurrency": -2}`, 400, "concurrency: must be between 1 and 10000, got -2"},
 		{"negative rate", `{"requests": 5, "rate": -1}`, 400, "rate: must be a positive number of requests per second, got -1"},
 		{"bad api", `{"requests": 5, "concurrency": 1, "api": "embeddings"}`, 400, `api: must be "completions" or "chat", got "embeddings"`},
