@@ -58,7 +58,7 @@ func (s *Server) startBatch(b *batchJob) batchView {
 
 func (s *Server) hook(b *batchJob, p batchPhase) {
 	if s.cfg.batchHook != nil {
-		s.cfg.batchHook(b.id, p)
+		s.cfg.batchHook(s.run.ctx, b.id, p)
 	}
 }
 
@@ -151,6 +151,7 @@ func (s *Server) stopped(ctx context.Context, b *batchJob, out *batchOutput, lef
 // finish stores a batch's output and error files and gives it its final
 // status: completed, or cancelled or expired by code.
 func (s *Server) finish(b *batchJob, out *batchOutput, code string) {
+	s.batches.releaseInput(b) // read no more: it may make room for the output
 	store := func(buf *bytes.Buffer, kind string) string {
 		if buf.Len() == 0 {
 			return ""
