@@ -669,3 +669,38 @@ func TestUploadRefusesBadRequests(t *testing.T) {
 		assert.Contains(t, string(body), `"type":"invalid_request_error"`)
 	})
 }
+
+// TestBatchRequestsAreObserved: the observer gets a Record per batch
+// request, whose engine times are those of the output line's timing, and
+// the Batch API's routes are handlers of the HTTP metrics.
+func TestBatchRequestsAreObserved(t *testing.T) {
+	t.Parallel()
+	var recs records
+	_, ts := startBatchServer(t, WithZeroDelay(), WithObserver(&recs))
+	id := createBatch(t, ts.URL, upload(t, ts.URL, chatFile(3, 4)), PathChatCompletions).ID
+	v := waitStatus(t, ts.URL, id, BatchCompleted)
+	lines := fileLines(t, ts.URL, v.OutputFileID)
+	byID := recs.wait(t, 3)
+	require.Len(t, byID, 3)
+	got := recs.byID()
+	for _, l := range lines {
+		var body struct{ ID string }
+		require.NoError(t, json.Unmarshal(l.Response.Body, &body))
+		rec, ok := got[body.ID]
+		if !assert.True(t, ok, "no record of %s", body.ID) {
+			continue
+		}
+		assert.Equal(t, id, rec.BatchID)
+		assert.Equal(t, PathChatCompletions, rec.Endpoint)
+		assert.Equal(t, http.StatusOK, rec.Status)
+		assert.Equal(t, 4, rec.OutputTokens)
+		assert.InDelta(t, unixSeconds(rec.Scheduled), l.Response.Timing.StartedAt, 1e-6)
+		assert.InDelta(t, unixSeconds(rec.Finished), l.Response.Timing.FinishedAt, 1e-6)
+		assert.LessOrEqual(t, l.Response.Timing.EnqueuedAt, unixSeconds(rec.Arrived)+1e-6,
+			"enqueued when the batch went in progress, before the request reached the engine")
+	}
+	mfs := scrape(t, ts.URL)
+	for _, handler := range []string{"/v1/files", "/v1/files/{file_id}/content", "/v1/batches", "/v1/batches/{batch_id}"} {
+		assert.Positive(t, value(mfs, "http_requests_total", "handler", handler, "status", "2xx"), handler)
+	}
+}
