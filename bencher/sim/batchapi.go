@@ -178,6 +178,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) int {
 		switch part.FormName() {
 		case "file":
 			var buf bytes.Buffer
+			if r.ContentLength > 0 { // one allocation for the whole file, not a doubling series
+				buf.Grow(int(min(r.ContentLength, limit+1)))
+			}
 			if _, err := buf.ReadFrom(io.LimitReader(part, limit+1)); err != nil {
 				return s.writeAPIError(w, uploadError(err, limit))
 			}

@@ -58,7 +58,7 @@ func (s *Server) startBatch(b *batchJob) batchView {
 
 func (s *Server) hook(b *batchJob, p batchPhase) {
 	if s.cfg.batchHook != nil {
-		s.cfg.batchHook(b.id, p)
+		s.cfg.batchHook(s.run.ctx, b.id, p)
 	}
 }
 
@@ -151,6 +151,7 @@ func (s *Server) stopped(ctx context.Context, b *batchJob, out *batchOutput, lef
 // finish stores a batch's output and error files and gives it its final
 // status: completed, or cancelled or expired by code.
 func (s *Server) finish(b *batchJob, out *batchOutput, code string) {
+	s.batches.releaseInput(b) // read no more: it may make room for the output
 	store := func(buf *bytes.Buffer, kind string) string {
 		if buf.Len() == 0 {
 			return ""
@@ -237,20 +238,28 @@ type batchRequestLine struct {
 // its output line.
 func (s *Server) runRequest(ctx context.Context, b *batchJob, it batchItem, out *batchOutput) {
 	var line batchRequestLine
-	chat := b.endpoint == PathChatCompletions
 	var p genParams
 	apiErr := &apiError{}
 	if err := json.Unmarshal(it.raw, &line); err != nil { // validated before: cannot fail
 		apiErr = badRequest("Invalid JSON body: %v", err)
 	} else {
-		p, apiErr = s.validate(&line.Body, chat)
+		p, apiErr = s.validate(&line.Body, b.endpoint == PathChatCompletions)
 	}
 	if apiErr != nil {
 		out.answer(it.customID, apiErr, nil)
 		return
 	}
 	sq := s.newSeq(&p)
+	rec := Record{ID: sq.id, Index: sq.idx, Endpoint: b.endpoint, BatchID: b.id, Fault: sq.fault,
+		PromptTokens: p.promptTokens, MaxTokens: p.maxTokens, Arrived: sq.arrived}
+	if s.cfg.observer != nil {
+		defer func() {
+			rec.Done = time.Now()
+			s.cfg.observer.Observe(rec)
+		}()
+	}
 	if e := s.httpFault(sq); e != nil {
+		rec.Status = e.status
 		out.answer(it.customID, e, nil)
 		return
 	}
@@ -259,26 +268,36 @@ func (s *Server) runRequest(ctx context.Context, b *batchJob, it batchItem, out 
 		var ok bool
 		if n, ok = waitTokens(ctx, sq, n); !ok {
 			s.eng.abort(sq)
-			if errors.Is(context.Cause(ctx), errShutdown) {
-				return
+			rec.FinishReason = reasonAbort.String()
+			if !errors.Is(context.Cause(ctx), errShutdown) {
+				out.skip(it.customID, "batch_expired")
 			}
-			out.skip(it.customID, "batch_expired")
 			return
 		}
 	}
+	finishRecord(&rec, sq)
+	rec.Status = s.answerSeq(ctx, sq, &p, it.customID, out)
+}
+
+// answerSeq writes the line of a request the engine has finished, after
+// its injected fault, and returns its status.
+func (s *Server) answerSeq(ctx context.Context, sq *seq, p *genParams, customID string, out *batchOutput) int {
 	switch sq.fault {
 	case FaultStall:
 		pause(ctx, s.cfg.faults.StallDuration)
 	case FaultAbort, FaultErrorEvent:
-		out.answer(it.customID, &apiError{status: http.StatusInternalServerError, typ: "InternalServerError",
-			msg: "Simulated engine error after " + strconv.Itoa(sq.target) + " tokens."}, nil)
-		return
+		e := &apiError{status: http.StatusInternalServerError, typ: "InternalServerError",
+			msg: "Simulated engine error after " + strconv.Itoa(sq.target) + " tokens."}
+		out.answer(customID, e, nil)
+		return e.status
 	}
 	var text strings.Builder
+	text.Grow(sq.target * 8)
 	for i := range sq.target {
 		text.WriteString(s.token(sq, i))
 	}
-	out.answer(it.customID, nil, &batchSuccess{body: s.responseBody(sq, &p, text.String()), sq: sq})
+	out.answer(customID, nil, &batchSuccess{body: s.responseBody(sq, p, text.String()), sq: sq})
+	return http.StatusOK
 }
 
 // batchSuccess is a request's successful answer.

@@ -234,11 +234,24 @@ func (st *batchStore) update(b *batchJob, change func(*batchJob)) batchView {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	change(b)
-	if finished(b.status) && b.input != nil {
+	if finished(b.status) {
+		st.releaseInputLocked(b)
+	}
+	return b.view()
+}
+
+// releaseInput lets the store drop a batch's input file again.
+func (st *batchStore) releaseInput(b *batchJob) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.releaseInputLocked(b)
+}
+
+func (st *batchStore) releaseInputLocked(b *batchJob) {
+	if b.input != nil {
 		b.input.readers--
 		b.input = nil
 	}
-	return b.view()
 }
 
 // batch returns the view of a batch.

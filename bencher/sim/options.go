@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -94,8 +95,8 @@ type config struct {
 	batchWindow      time.Duration
 	batchLimits      BatchLimits
 	// batchHook, set by tests only, is called by a batch's goroutine as
-	// the batch reaches each phase, and may block it there.
-	batchHook func(id string, p batchPhase)
+	// the batch reaches each phase, and may block it there until ctx ends.
+	batchHook func(ctx context.Context, id string, p batchPhase)
 }
 
 func defaultConfig() config {
