@@ -55,6 +55,10 @@ type Outcome struct {
 	// Benchstation extension) for every request it answered; without it
 	// the records' times are the batch's, not the requests'.
 	Timing bool
+	// ServerSpan is, with Timing, the time from the first request queued
+	// to the last one finished, by the server's clock: the job's length
+	// without the polls' granularity (nil without Timing).
+	ServerSpan *time.Duration
 	// Cancelled says that Bench asked the server to cancel the batch,
 	// because its context ended.
 	Cancelled bool
@@ -228,6 +232,7 @@ func (o *Outcome) Section(poll time.Duration, red *secret.Redactor) *results.Bat
 		FinalStatus: red.Value(b.Status), PollIntervalS: sec(poll), Polls: o.Polls,
 		UploadS: sec(o.Uploaded), CreatedS: sec(o.Created),
 		ToInProgressS: since(o.InProgress), MakespanS: since(o.Done),
+		ServerSpanS:      seconds(o.ServerSpan),
 		RequestCounts:    results.BatchCounts(b.RequestCounts),
 		PerRequestTiming: o.Timing,
 	}
@@ -237,4 +242,13 @@ func (o *Outcome) Section(poll time.Duration, red *secret.Redactor) *results.Bat
 		}
 	}
 	return rb
+}
+
+// seconds returns d in seconds, nil for nil.
+func seconds(d *time.Duration) *float64 {
+	if d == nil {
+		return nil
+	}
+	v := d.Seconds()
+	return &v
 }

@@ -156,6 +156,7 @@ func TestBenchReadsAnotherServersFiles(t *testing.T) {
 		Poll: time.Millisecond})
 	require.NoError(t, err)
 	assert.False(t, out.Timing, "no timing extension: the times are the batch's")
+	assert.Nil(t, out.ServerSpan)
 	assert.Equal(t, map[string]int{"batch_expired": 1}, out.ErrorLines)
 	rs := out.Result.Records
 	require.Len(t, rs, 4)
@@ -223,6 +224,8 @@ func TestBenchPlacesServerTimesFromTheCreation(t *testing.T) {
 	out, err := Bench(context.Background(), c, requests(2), BenchOptions{API: bencher.APICompletions, Model: sim.DefaultModel, Poll: time.Millisecond})
 	require.NoError(t, err)
 	require.True(t, out.Timing)
+	require.NotNil(t, out.ServerSpan)
+	assert.Equal(t, 2*time.Second, *out.ServerSpan, "first queued at 1000.0, last finished at 1002.0")
 	r0, r1 := out.Result.Records[0], out.Result.Records[1]
 	assert.Equal(t, out.Created, r0.Scheduled)
 	assert.Equal(t, 500*time.Millisecond, r0.QueueDelay())

@@ -98,7 +98,7 @@ func (o *Outcome) finish(ids []string, end time.Duration) *Outcome {
 // earliest enqueued_at is placed at the batch's creation, so the server's
 // clock need not agree with the client's.
 func (o *Outcome) clock() (func(float64) time.Duration, bool) {
-	first, n := math.Inf(1), 0
+	first, last, n := math.Inf(1), math.Inf(-1), 0
 	for _, a := range o.answers {
 		if !a.ok || a.line.Response == nil {
 			continue
@@ -107,11 +107,14 @@ func (o *Outcome) clock() (func(float64) time.Duration, bool) {
 			return nil, false
 		}
 		first = min(first, a.line.Response.Timing.EnqueuedAt)
+		last = max(last, a.line.Response.Timing.FinishedAt)
 		n++
 	}
 	if n == 0 {
 		return nil, false
 	}
+	span := time.Duration((last - first) * float64(time.Second))
+	o.ServerSpan = &span
 	created := o.Created
 	return func(t float64) time.Duration {
 		return created + time.Duration((t-first)*float64(time.Second))

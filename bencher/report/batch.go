@@ -30,9 +30,10 @@ func batchRows(b *results.Batch) []batchRow {
 		{"upload_s", "Upload (s):", f3(b.UploadS)},
 		{"to_in_progress_s", "Time to in_progress (s):", optS(b.ToInProgressS)},
 		{"makespan_s", "Makespan, created to ended (s):", optS(b.MakespanS)},
-		{"requests", "Completed / failed / expired / cancelled:", strings.Join([]string{strconv.Itoa(b.Completed),
+		{"server_span_s", "Server span, queued to done (s):", optS(b.ServerSpanS)},
+		{"requests", "Completed/failed/expired/cancelled:", strings.Join([]string{strconv.Itoa(b.Completed),
 			strconv.Itoa(b.Failed), strconv.Itoa(b.Expired), strconv.Itoa(b.Cancelled)}, " / ")},
-		{"server_counts", "Server's counts (total / completed / failed):", strings.Join([]string{
+		{"server_counts", "Server counts (total/completed/failed):", strings.Join([]string{
 			strconv.Itoa(b.RequestCounts.Total), strconv.Itoa(b.RequestCounts.Completed),
 			strconv.Itoa(b.RequestCounts.Failed)}, " / ")},
 		{"per_request_timing", "Per-request timing from the server:", timing},

@@ -33,6 +33,11 @@ type Batch struct {
 	// the batch in a terminal status: the window of the summary's
 	// throughputs.
 	MakespanS *float64 `json:"makespan_s,omitempty"`
+	// ServerSpanS is, where the server reported per-request times, the
+	// time from its first request queued to its last finished, by the
+	// server's clock: the job's length without the polls' granularity
+	// (MakespanS is up to a poll interval longer).
+	ServerSpanS *float64 `json:"server_span_s,omitempty"`
 	// Completed, Failed, Expired and Cancelled count the measured requests
 	// by how they ended, from the output and error files (set by New from
 	// the records) (Failed counts every

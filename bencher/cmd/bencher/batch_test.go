@@ -55,6 +55,8 @@ func TestRunBatchAPIMode(t *testing.T) {
 	require.NotNil(t, b.MakespanS)
 	require.NotNil(t, b.ToInProgressS)
 	assert.LessOrEqual(t, *b.ToInProgressS, *b.MakespanS)
+	require.NotNil(t, b.ServerSpanS, "the simulator reports per-request times")
+	assert.Positive(t, *b.ServerSpanS)
 	assert.InDelta(t, *b.MakespanS, doc.Summary.Window.DurationS, 1e-9, "the throughputs divide by the makespan")
 	assert.InDelta(t, float64(doc.Summary.Succeeded) / *b.MakespanS, doc.Summary.RequestThroughput, 1e-9)
 	assert.Positive(t, doc.Summary.OutputThroughput)
