@@ -241,3 +241,12 @@ func appendEscape(b []byte, c byte) []byte {
 	}
 	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }
+
+// RequestBody returns the JSON body the client would send for req to api,
+// naming model, not streamed: the body of an OpenAI
+// batch input line. A req.Body that is not a JSON object is an error.
+func RequestBody(api API, model string, req *Request) ([]byte, error) {
+	s := bodySpec{api: api, model: model}
+	b, _, err := s.appendBody(nil, req)
+	return b, err
+}

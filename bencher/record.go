@@ -73,6 +73,12 @@ const (
 	ErrInvalidResponse ErrorClass = "invalid_response" // a body that is not the OpenAI wire format
 	ErrCanceled        ErrorClass = "canceled"         // the run was stopped before the request ended
 	ErrInvalidRequest  ErrorClass = "invalid_request"  // the request could not be built (a Body that is not a JSON object)
+	// ErrBatchExpired and ErrBatchError are the requests of a Batch API job
+	// (ModeBatchAPI) that its error file or its end reported as failed:
+	// expired with the job (code batch_expired), or with another code of
+	// the server's, which the record's message starts with.
+	ErrBatchExpired ErrorClass = "batch_expired"
+	ErrBatchError   ErrorClass = "batch_error"
 	// ErrNotSent marks a request that was scheduled but never sent, because
 	// the run stopped first (interrupted, or the error rate). It is not a
 	// failure: summaries count it apart (not_sent), outside the requests,

@@ -19,6 +19,9 @@ const (
 const (
 	ModeClosedLoop = "closed_loop" // N workers, each sending its next request when free
 	ModeOpenLoop   = "open_loop"   // requests scheduled at a rate, whatever the server's speed
+	// ModeBatchAPI: all requests submitted at once as one OpenAI Batch API
+	// job (package batchapi), measured from the job's output file.
+	ModeBatchAPI = "batch_api"
 )
 
 // Result is what a run measured: the records in schedule order and the
@@ -72,7 +75,7 @@ type RunConfig struct {
 	API    API    `json:"api"`
 	Model  string `json:"model"`
 	Stream bool   `json:"stream"`
-	// Mode is ModeClosedLoop or ModeOpenLoop.
+	// Mode is ModeClosedLoop, ModeOpenLoop or ModeBatchAPI.
 	Mode string `json:"mode"`
 	// Concurrency is the number of workers (closed loop) or the cap on
 	// requests in flight (open loop; 0: none).

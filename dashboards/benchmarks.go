@@ -28,8 +28,11 @@ func Benchmarks() *dashboard.DashboardBuilder {
 			`Run id to compare with, or "previous" (the run started before the latest).`)).
 		WithVariable(textVar("name", "Name contains", "",
 			"Runs whose name contains this text (a sweep's common name), for the runs table, the trend and the sweep.")).
+		WithVariable(textVar("size", "Size", "100",
+			"Number of requests of the runs the modes are compared at (a bencher matrix's size: 10, 100, 5000).")).
 		Annotation(runsAnnotation())
 	runsPanels(d)
+	modesPanels(d)
 	runPanels(d)
 	gpuWindowPanels(d)
 	return d
@@ -61,6 +64,33 @@ func runsPanels(d *dashboard.DashboardBuilder) {
 		WithPanel(series("TTFT p95 trend", "TTFT p95 of each run, by profile, over time: regressions show as steps.", "ms", half,
 			bench("A", plugin.QueryTypeTrend, plugin.TrendQuery{Filter: plugin.Filter{Name: "$name"}, Value: "ttft_p95"})).
 			Datasource(Bencher()).ShowPoints(common.VisibilityModeAlways).PointSize(6))
+}
+
+// modesPanels adds the modes side by side: the completed runs of $size
+// requests, newest first, with the columns that compare the online
+// profiles (high-parallelism, inngest-style) with the batch-api one (one
+// Batch API job: its makespan, and no TTFT, shown as n/a).
+func modesPanels(d *dashboard.DashboardBuilder) {
+	d.WithRow(dashboard.NewRowBuilder("Modes side by side at $size requests")).
+		WithPanel(grid("Online and batch-api runs of $size requests",
+			"Completed runs of $size requests whose name contains $name, newest first: a bencher matrix puts "+
+				"high-parallelism, inngest-style and batch-api side by side. Makespan (a batch-api run's time from its "+
+				"batch's creation to its end) is the window of its throughputs; a batch-api run has no TTFT (n/a), "+
+				"an online one no makespan.",
+			full, 8,
+			bench("A", plugin.QueryTypeRuns, plugin.RunsQuery{Filter: plugin.Filter{Name: "$name", Size: "$size",
+				Status: "completed"}})).
+			Datasource(Bencher()).NoValue("n/a").
+			WithTransformation(transform("organize", map[string]any{
+				"includeByName": map[string]bool{"time": true, "profile": true, "mode": true, "requests": true,
+					"makespan_s": true, "to_in_progress_s": true, "request_throughput": true, "output_throughput": true,
+					"ttft_p50": true, "ttft_p95": true, "e2el_p95": true, "success_rate": true, "name": true},
+				"indexByName": map[string]int{"time": 0, "profile": 1, "mode": 2, "requests": 3, "makespan_s": 4,
+					"to_in_progress_s": 5, "request_throughput": 6, "output_throughput": 7, "ttft_p50": 8, "ttft_p95": 9,
+					"e2el_p95": 10, "success_rate": 11, "name": 12},
+			})).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{
+				common.NewTableSortByFieldStateBuilder().DisplayName("Start").Desc(true)}))
 }
 
 // runPanels adds the run-against-baseline row and the sweep.

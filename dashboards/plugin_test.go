@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,9 @@ func fixturePlugin(t *testing.T) (*plugin.Datasource, *strings.Replacer, backend
 	dir := t.TempDir()
 	plugintest.WriteFixture(t, dir)
 	runs := plugintest.Runs() // the first two are recorded with outputs
-	vars := strings.NewReplacer("$baseline", runs[0].ID, "$run", runs[1].ID, "$name", "")
+	// The fixture's first two runs are of 20 requests, as a matrix's size.
+	vars := strings.NewReplacer("$baseline", runs[0].ID, "$run", runs[1].ID, "$name", "",
+		"$size", strconv.Itoa(runs[0].Requests))
 	raw, err := json.Marshal(map[string]any{"resultsDir": dir})
 	require.NoError(t, err)
 	ds := plugin.New(backend.DataSourceInstanceSettings{UID: BencherUID, Type: plugin.PluginID, JSONData: raw,

@@ -71,7 +71,11 @@ type Outcome struct {
 	// of a --no-stream run), or goodput of a run without SLOs. Such a gate
 	// fails: a gate never passes on nothing.
 	Found bool `json:"found"`
-	Pass  bool `json:"pass"`
+	// NotMeasured says that the run's mode cannot measure the value at
+	// all (ttft_p95 of a batch-api run, whose requests answer whole); the
+	// gate fails, as for any value not found.
+	NotMeasured bool `json:"not_measured,omitempty"`
+	Pass        bool `json:"pass"`
 }
 
 // MarshalJSON writes the outcome, without "actual" when the value was not
@@ -83,9 +87,10 @@ func (o Outcome) MarshalJSON() ([]byte, error) {
 	}
 	return marshal(struct {
 		Gate
-		Found bool `json:"found"`
-		Pass  bool `json:"pass"`
-	}{o.Gate, false, false})
+		Found       bool `json:"found"`
+		NotMeasured bool `json:"not_measured,omitempty"`
+		Pass        bool `json:"pass"`
+	}{o.Gate, false, o.NotMeasured, false})
 }
 
 // marshal is json.Marshal without HTML escaping (gates hold < and >): the
@@ -107,6 +112,8 @@ func (o Outcome) Reason() string {
 	switch {
 	case o.Name == ClientSaturated && !o.Pass:
 		return "the client was saturated: its own delays are in the latencies measured"
+	case o.NotMeasured:
+		return NotMeasured + ": " + o.Name
 	case !o.Found:
 		return NoSamples + " for " + o.Name
 	case !o.Pass:
@@ -118,6 +125,16 @@ func (o Outcome) Reason() string {
 
 // NoSamples is the reason of a gate on a value the run did not measure.
 const NoSamples = "no samples"
+
+// NotMeasured is the reason of a gate on a value the run's mode cannot
+// measure.
+const NotMeasured = "not measured in this mode"
+
+// MeasureTeller is a Valuer that knows the values its run's mode cannot
+// measure (stats.Summary does).
+type MeasureTeller interface {
+	NotMeasured(name string) bool
+}
 
 // ErrSyntax is wrapped by every parse error.
 var ErrSyntax = errors.New("invalid gate")
@@ -202,6 +219,9 @@ func Check(gates []Gate, v Valuer) []Outcome {
 	for i, g := range gates {
 		actual, found := v.Value(g.Name)
 		out[i] = Outcome{Gate: g, Actual: actual, Found: found, Pass: found && g.Op.holds(actual, g.Threshold)}
+		if t, ok := v.(MeasureTeller); ok && !found {
+			out[i].NotMeasured = t.NotMeasured(g.Name)
+		}
 	}
 	return out
 }
@@ -237,6 +257,9 @@ func (o Outcome) String() string {
 	verdict := "ok  "
 	if !o.Pass {
 		verdict = "FAIL"
+	}
+	if o.NotMeasured {
+		return fmt.Sprintf("%s %s: %s (the run's mode cannot measure %s)", verdict, o.Text, NotMeasured, o.Name)
 	}
 	if !o.Found {
 		return fmt.Sprintf("%s %s: %s (the run measured no %s)", verdict, o.Text, NoSamples, o.Name)

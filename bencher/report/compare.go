@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/stats"
 )
@@ -246,6 +247,9 @@ func warnings(base, cur *results.Header) []string {
 // loadText describes a run's load shape in a few words.
 func loadText(h *results.Header) string {
 	cfg := &h.Config.Run
+	if cfg.Mode == bencher.ModeBatchAPI {
+		return loadMode(cfg) + " (no TTFT, ITL or TPOT)"
+	}
 	s := loadMode(cfg) + ", concurrency " + requestedConcurrency(cfg)
 	if cfg.Mode == "open_loop" {
 		s += ", rate " + requestedRate(cfg) + " req/s"

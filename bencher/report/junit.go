@@ -125,6 +125,11 @@ func junitSuite(h *results.Header) JUnitSuite {
 		},
 		SystemOut: &JUnitText{Text: tableReport(h)},
 	}
+	if b := h.Batch; b != nil {
+		for _, r := range batchRows(b) {
+			s.Properties = append(s.Properties, JUnitProperty{"batch." + r.key, r.value})
+		}
+	}
 	done := JUnitCase{Name: CaseCompleted, ClassName: class, Time: dur}
 	if typ, msg := RunFailure(h); msg != "" {
 		done.Failure = &JUnitFailure{

@@ -79,6 +79,9 @@ func markdownReport(h *results.Header) string {
 	)
 	b.WriteString(mdTable([]string{"Metric", "Value"}, "lr", rows) + "\n")
 	b.WriteString(mdLatencies(h) + "\n")
+	if bt := mdBatch(h); bt != "" {
+		b.WriteString(bt + "\n")
+	}
 	if ss := mdServerSide(h); ss != "" {
 		b.WriteString(ss + "\n")
 	}
@@ -113,7 +116,7 @@ func mdBanners(h *results.Header) string {
 // mdLatencies returns the latency table.
 func mdLatencies(h *results.Header) string {
 	var rows [][]string
-	for _, m := range latencySections() {
+	for _, m := range latencySections(h) {
 		d := m.get(&h.Summary)
 		rows = append(rows, []string{m.long, distStat(d, d.Mean), distStat(d, d.P50), distStat(d, d.P90),
 			distStat(d, d.P95), distStat(d, d.P99)})
@@ -148,7 +151,10 @@ func mdGates(h *results.Header) string {
 		if !o.Pass {
 			verdict = "❌ FAIL"
 		}
-		if !o.Found {
+		switch {
+		case o.NotMeasured:
+			actual = NA + " (" + gate.NotMeasured + ")"
+		case !o.Found:
 			actual = NA + " (" + gate.NoSamples + ")"
 		}
 		rows = append(rows, []string{code(o.Text), actual, verdict})

@@ -46,6 +46,11 @@ type MatrixRow struct {
 	NotSent int `json:"not_sent"`
 	// GPUMemoryPeakBytes is the server side's GPU memory peak, when known.
 	GPUMemoryPeakBytes *float64 `json:"gpu_memory_peak_bytes,omitempty"`
+	// ToInProgressS and MakespanS are a batch-api run's time from the
+	// batch's creation to a poll seeing it in_progress, and to a poll
+	// seeing it end (its DurationS); omitted for the online modes.
+	ToInProgressS *float64 `json:"to_in_progress_s,omitempty"`
+	MakespanS     *float64 `json:"makespan_s,omitempty"`
 	// Ratio compares the run with the first run of its size (the row it is
 	// paired with), when it is not that run.
 	Ratio *MatrixRatio `json:"ratio,omitempty"`
@@ -87,6 +92,9 @@ func MatrixRows(runs []*results.Header) []MatrixRow {
 		}
 		if h.ServerSide != nil {
 			r.GPUMemoryPeakBytes = h.ServerSide.GPUMemoryPeakBytes
+		}
+		if b := h.Batch; b != nil {
+			r.ToInProgressS, r.MakespanS = b.ToInProgressS, b.MakespanS
 		}
 		out = append(out, r)
 	}
@@ -333,7 +341,10 @@ func runLabel(title string, st results.Status, simulated bool) string {
 
 // loadShort describes a load shape in a few characters.
 func loadShort(cfg *bencher.RunConfig) string {
-	if cfg.Mode == bencher.ModeOpenLoop {
+	switch cfg.Mode {
+	case bencher.ModeBatchAPI:
+		return "batch job"
+	case bencher.ModeOpenLoop:
 		return "rate " + requestedRate(cfg) + "/s"
 	}
 	return "concurrency " + requestedConcurrency(cfg)

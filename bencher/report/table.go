@@ -58,10 +58,11 @@ func tableReport(h *results.Header) string {
 	}
 	b.kv("Output token throughput (tok/s):", valueOf(s, "output_throughput", f2))
 	b.kv("Total Token throughput (tok/s):", valueOf(s, "total_token_throughput", f2))
-	for _, m := range latencySections() {
+	for _, m := range latencySections(h) {
 		b.latency(m, m.get(s))
 	}
 	b.load(h)
+	b.batch(h)
 	b.serverSide(h)
 	b.goodput(s)
 	b.errors(h)
@@ -183,8 +184,15 @@ type section struct {
 }
 
 // latencySections lists the latency sections: vLLM's four, then the
-// client's queueing delay.
-func latencySections() []section {
+// client's queueing delay, which for a batch-api run is the server's queue
+// time of each request.
+func latencySections(h *results.Header) []section {
+	if h.BatchMode() {
+		s := latencySections(&results.Header{})
+		s[4] = section{"Server Queue Time (batch)", "queue time", "Server queue time (batch)",
+			func(s *stats.Summary) stats.Distribution { return s.QueueDelay }}
+		return s
+	}
 	return []section{
 		{"Time to First Token", "TTFT", "TTFT", func(s *stats.Summary) stats.Distribution { return s.TTFT }},
 		{"Time per Output Token (excl. 1st token)", "TPOT", "TPOT", func(s *stats.Summary) stats.Distribution { return s.TPOT }},
@@ -277,6 +285,8 @@ func status(h *results.Header) string {
 // loadMode describes the load shape.
 func loadMode(cfg *bencher.RunConfig) string {
 	switch {
+	case cfg.Mode == bencher.ModeBatchAPI:
+		return "one Batch API job"
 	case cfg.Mode != bencher.ModeOpenLoop:
 		return "closed loop"
 	case cfg.Burstiness == 0 || cfg.Burstiness == 1:
@@ -287,7 +297,10 @@ func loadMode(cfg *bencher.RunConfig) string {
 
 // requestedConcurrency returns the concurrency asked for.
 func requestedConcurrency(cfg *bencher.RunConfig) string {
-	if cfg.Concurrency == 0 {
+	switch {
+	case cfg.Mode == bencher.ModeBatchAPI:
+		return NA // the server decides
+	case cfg.Concurrency == 0:
 		return "unlimited"
 	}
 	return strconv.Itoa(cfg.Concurrency)
@@ -295,6 +308,9 @@ func requestedConcurrency(cfg *bencher.RunConfig) string {
 
 // requestedRate returns the rate asked for.
 func requestedRate(cfg *bencher.RunConfig) string {
+	if cfg.Mode == bencher.ModeBatchAPI {
+		return NA // submitted at once
+	}
 	if cfg.Mode != bencher.ModeOpenLoop || cfg.Rate == 0 {
 		return "inf"
 	}

@@ -78,6 +78,9 @@ type Header struct {
 	Client *bencher.ClientLoad `json:"client,omitempty"`
 	// ServerSide is what the server's metrics showed during the run.
 	ServerSide *ServerSide `json:"server_side,omitempty"`
+	// Batch is what a batch-api run (Config.Run.Mode bencher.ModeBatchAPI)
+	// measured of its batch job; omitted for the online modes.
+	Batch *Batch `json:"batch,omitempty"`
 
 	// Shard says which part of a sharded run the document holds (see
 	// bencher.WithShard); omitted for a whole run.
@@ -208,6 +211,10 @@ func (h *Header) Title() string {
 	}
 	return h.ID
 }
+
+// BatchMode reports whether the run sent its requests as one Batch API
+// job (its summary has no TTFT, ITL or TPOT).
+func (h *Header) BatchMode() bool { return h.Batch != nil }
 
 // ClientSaturated reports whether the client was the bottleneck of its
 // own measurements (Client.Saturated).

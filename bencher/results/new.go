@@ -50,6 +50,10 @@ type Meta struct {
 	Host           string
 	// ServerSide is what the server's metrics showed, if known.
 	ServerSide *ServerSide
+	// Batch is what a batch-api run measured of its batch job (nil for
+	// the online modes); the summary's throughputs are then over its
+	// makespan, and what the mode cannot measure is absent.
+	Batch *Batch
 	// MaxErrorExamples is the number of example messages kept per error
 	// class: 0 means DefaultMaxErrorExamples, a negative number none.
 	MaxErrorExamples int
@@ -114,6 +118,15 @@ func NewPartial(res *bencher.Result, m Meta, cause error) *Document {
 	h.Environment.Model = m.Redactor.Value(h.Environment.Model)
 	h.Environment.ServerVersion = m.Redactor.Value(h.Environment.ServerVersion)
 	h.Summary = stats.Summarize(records, summaryOptions(res, m)...)
+	if m.Batch != nil {
+		b := *m.Batch
+		b.Errors = slices.Clone(b.Errors)
+		for i, e := range b.Errors {
+			b.Errors[i] = m.Redactor.String(e)
+		}
+		h.Batch = &b
+		setBatch(h, h.Batch)
+	}
 	h.Errors = errorInfo(records, h.Summary, m.MaxErrorExamples)
 	h.ClockSource, h.Client = res.ClockSource, res.Client
 	h.Prewarm = res.Prewarm

@@ -118,7 +118,7 @@ func headerFields(h *Header) map[string]any {
 		"config": &h.Config, "environment": &h.Environment, "summary": &h.Summary,
 		"errors": &h.Errors, "gates": &h.Gates, "scheduler_lateness": &h.SchedulerLateness,
 		"clock_source": &h.ClockSource, "client": &h.Client, "prewarm": &h.Prewarm,
-		"server_side": &h.ServerSide, "record_count": &h.RecordCount,
+		"server_side": &h.ServerSide, "batch": &h.Batch, "record_count": &h.RecordCount,
 		"records_omitted": &h.RecordsOmitted,
 		"shard":           &h.Shard, "merged": &h.Merged,
 	}

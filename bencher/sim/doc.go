@@ -9,6 +9,8 @@
 //
 //	POST /v1/completions, POST /v1/chat/completions  (SSE when "stream": true)
 //	GET  /v1/models, /health, /version, /metrics
+//	POST /v1/files, GET /v1/files, GET|DELETE /v1/files/{id}, GET /v1/files/{id}/content
+//	POST /v1/batches, GET /v1/batches, GET /v1/batches/{id}, POST /v1/batches/{id}/cancel
 //
 // [Server.Serve] and [Server.Start] run it on a listener until a context is
 // cancelled. Everything is configured with functional [Option]s whose defaults
@@ -26,6 +28,69 @@
 // Errors before streaming are {"error":{"message","type","param","code"}}
 // bodies with the HTTP status; an error after streaming began is a
 // data: {"error": {...}} event after HTTP 200.
+//
+// # The Batch API
+//
+// The files and batches endpoints are OpenAI's Batch API, with its objects,
+// statuses, timestamps (Unix seconds, null until reached), error objects
+// ({"error":{"message","type","param","code"}} with a string or null code)
+// and list pages ({"object":"list","data","first_id","last_id","has_more"},
+// newest first; GET /v1/batches takes limit, 1 to 100, default 20, and
+// after). Uploads are multipart/form-data with the fields file and
+// purpose, which must be "batch".
+//
+// A batch is created "validating": its input file is checked line by line
+// as OpenAI checks it (invalid_json_line, missing_required_parameter,
+// duplicate_custom_id, invalid_value for the method, invalid_url for a url
+// other than the batch's endpoint, model_not_found, streaming_unsupported,
+// invalid_request for a body that is not a request, empty_file), and any
+// error makes it "failed" with errors.data naming each line (1-based, at
+// most 100 errors). A valid batch goes "in_progress": its requests go
+// through the same engine as online requests, fed in file order as batch
+// slots free up; at most max(1, BatchShare × MaxNumSeqs) batch requests,
+// of all batches together, are in the engine at once (WithBatchShare), so
+// online requests keep the rest and the vllm:* metrics count both. When
+// all have run the batch is "finalizing" while its files are written, then
+// "completed". request_counts.completed counts the requests answered 200,
+// failed those answered otherwise.
+//
+// Output lines are OpenAI's, in the order the requests finished:
+// {"id":"batch_req_…","custom_id","response":{"status_code":200,
+// "request_id":"req_…","body":{…the non-streamed completion…}},
+// "error":null} in the output file; a request the online endpoint would
+// answer with an error (the context-length check, an injected fault: see
+// Faults) is written with that status and error body to the error file. A
+// request cut by a cancel or by the end of the completion window has
+// "response": null and "error": {"code": "batch_cancelled" or
+// "batch_expired", "message"} in the error file. An output or error file
+// with no line is not written (its id is null).
+//
+// Cancelling (POST …/cancel) takes a validating, in-progress or finalizing
+// batch to "cancelling": no more requests are fed, the ones in the engine
+// finish, then it is "cancelled" with the results it has. Cancelling a
+// cancelling or cancelled batch again changes nothing; a completed, failed
+// or expired batch answers 409. A batch still running when its completion
+// window ends (24 hours, or WithBatchCompletionWindow) is "expired": its
+// requests in the engine are dropped, and with those never started are
+// written as batch_expired.
+//
+// Memory is bounded (WithBatchLimits): stored files by count and total
+// bytes, one upload's size (OpenAI's 200 MB by default, read as it
+// streams), batches by count, and requests per batch (50,000). When a new
+// file or batch would pass a limit, the oldest finished batches and the
+// oldest files that no unfinished batch reads are dropped; when that is
+// not enough the request is refused with 429 (413 for an upload too large),
+// naming the limit. A batch's output files are stored even then. The
+// simulator has no API keys: it accepts any Authorization header.
+//
+// Benchstation extension: each 200 response line of an output file also
+// carries "timing": {"enqueued_at", "started_at", "finished_at"}, Unix
+// times in seconds with fractions: when the batch went in_progress and
+// queued the request, when the engine first scheduled it, and when the
+// engine produced its last token. OpenAI clients ignore the field.
+//
+// [Server.Close] stops the running batches where they are; Serve calls it
+// when its context ends.
 //
 // # Token counting
 //

@@ -27,7 +27,10 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request, path str
 			s.cfg.observer.Observe(rec)
 		}()
 	}
-	if e := s.httpFault(w, sq); e != nil {
+	if e := s.httpFault(sq); e != nil {
+		if e.status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(s.retryAfterSeconds()))
+		}
 		rec.Status = s.writeError(w, e)
 		return rec.Status
 	}
@@ -91,12 +94,14 @@ func makeID(prefix string, h uint64) string {
 	return string(b[:n+16])
 }
 
+// retryAfterSeconds is the Retry-After of injected 429s.
+func (s *Server) retryAfterSeconds() int { return int(math.Ceil(s.cfg.faults.RetryAfter.Seconds())) }
+
 // httpFault returns the error answer of an injected HTTP-level fault.
-func (s *Server) httpFault(w http.ResponseWriter, sq *seq) *apiError {
+func (s *Server) httpFault(sq *seq) *apiError {
 	switch sq.fault {
 	case FaultRateLimit:
-		secs := int(math.Ceil(s.cfg.faults.RetryAfter.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		secs := s.retryAfterSeconds()
 		return &apiError{status: http.StatusTooManyRequests, typ: "RateLimitError",
 			msg: "Too many requests (simulated rate limit). Please retry after " + strconv.Itoa(secs) + " seconds."}
 	case FaultServerError:

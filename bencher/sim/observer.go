@@ -11,8 +11,11 @@ type Record struct {
 	ID string
 	// Index is the arrival index among validated requests, from 0.
 	Index uint64
-	// Endpoint is the request path.
+	// Endpoint is the request path (a batch request's: its batch's endpoint).
 	Endpoint string
+	// BatchID is the id of the batch the request belongs to; "" for an
+	// online request.
+	BatchID string
 	// Stream tells whether the response was streamed.
 	Stream bool
 	// Status is the HTTP status sent (0 when the connection was closed
@@ -50,7 +53,9 @@ type Record struct {
 }
 
 // Observer receives a Record for every generation request that passed
-// validation, when its handler is done. It is called from the request's
+// validation, when its handler is done (a batch request's: when its output
+// line is written; its Stream is false, and its Status the status_code of
+// its line). It is called from the request's
 // goroutine: implementations must be safe for concurrent use and quick.
 type Observer interface {
 	Observe(Record)

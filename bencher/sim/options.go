@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -40,6 +41,21 @@ const (
 	// DefaultShutdownGrace is how long Serve waits for in-flight requests
 	// after its context is cancelled before closing connections.
 	DefaultShutdownGrace = 5 * time.Second
+	// DefaultBatchShare is the share of MaxNumSeqs that Batch API requests
+	// may hold in the engine at once.
+	DefaultBatchShare = 0.5
+	// DefaultBatchCompletionWindow is how long after its creation a batch
+	// expires (OpenAI's only completion_window, "24h").
+	DefaultBatchCompletionWindow = 24 * time.Hour
+	// DefaultMaxFiles, DefaultMaxFileBytes, DefaultMaxUploadBytes,
+	// DefaultMaxBatches and DefaultMaxBatchRequests are the defaults of
+	// BatchLimits. An upload and a batch are bounded as OpenAI bounds them
+	// (200 MB, 50,000 requests); all stored files together to 512 MiB.
+	DefaultMaxFiles         = 1000
+	DefaultMaxFileBytes     = 512 << 20
+	DefaultMaxUploadBytes   = 200_000_000
+	DefaultMaxBatches       = 1000
+	DefaultMaxBatchRequests = 50_000
 	// CharsPerToken is the number of prompt bytes counted as one token.
 	CharsPerToken = 4
 	// VersionSuffix ends the version that the simulator's GET /version
@@ -75,6 +91,12 @@ type config struct {
 	logger           *slog.Logger
 	earlyRole        bool
 	shutdownGrace    time.Duration
+	batchShare       float64
+	batchWindow      time.Duration
+	batchLimits      BatchLimits
+	// batchHook, set by tests only, is called by a batch's goroutine as
+	// the batch reaches each phase, and may block it there until ctx ends.
+	batchHook func(ctx context.Context, id string, p batchPhase)
 }
 
 func defaultConfig() config {
@@ -94,6 +116,10 @@ func defaultConfig() config {
 		faults:           Faults{RetryAfter: DefaultRetryAfter, StallDuration: DefaultStallDuration},
 		logger:           slog.New(slog.DiscardHandler),
 		shutdownGrace:    DefaultShutdownGrace,
+		batchShare:       DefaultBatchShare,
+		batchWindow:      DefaultBatchCompletionWindow,
+		batchLimits: BatchLimits{MaxFiles: DefaultMaxFiles, MaxFileBytes: DefaultMaxFileBytes,
+			MaxUploadBytes: DefaultMaxUploadBytes, MaxBatches: DefaultMaxBatches, MaxRequests: DefaultMaxBatchRequests},
 	}
 }
 
@@ -180,6 +206,38 @@ func WithEarlyRoleChunk(on bool) Option { return func(c *config) { c.earlyRole =
 // its context is cancelled (default DefaultShutdownGrace).
 func WithShutdownGrace(d time.Duration) Option { return func(c *config) { c.shutdownGrace = d } }
 
+// WithBatchShare sets the share, above 0 and at most 1, of MaxNumSeqs that
+// Batch API requests may hold in the engine at once (at least one request);
+// online requests keep the rest (default DefaultBatchShare).
+func WithBatchShare(share float64) Option { return func(c *config) { c.batchShare = share } }
+
+// WithBatchCompletionWindow sets how long after its creation a batch
+// expires, whatever its completion_window says ("24h", the only value the
+// API accepts), so that tests and demos can see batches expire (default
+// DefaultBatchCompletionWindow).
+func WithBatchCompletionWindow(d time.Duration) Option { return func(c *config) { c.batchWindow = d } }
+
+// BatchLimits bound the memory the Batch API holds. A zero field takes its
+// default (DefaultMaxFiles, …).
+type BatchLimits struct {
+	// MaxFiles is the most files stored (uploads and batch outputs).
+	MaxFiles int
+	// MaxFileBytes is the most bytes of all stored files together.
+	MaxFileBytes int64
+	// MaxUploadBytes is the largest file one upload may hold.
+	MaxUploadBytes int64
+	// MaxBatches is the most batches kept.
+	MaxBatches int
+	// MaxRequests is the most requests in one batch.
+	MaxRequests int
+}
+
+// WithBatchLimits sets the Batch API's limits. When a new file or batch
+// would pass a limit, the oldest finished batches, and the oldest files no
+// unfinished batch reads, are dropped first; when that is not enough, the
+// upload or batch is refused with a 429 that names the limit.
+func WithBatchLimits(l BatchLimits) Option { return func(c *config) { c.batchLimits = l } }
+
 // normalize clamps out-of-range values to the nearest valid one and logs what
 // it changed.
 func (c *config) normalize() {
@@ -207,4 +265,32 @@ func (c *config) normalize() {
 		c.model = DefaultModel
 	}
 	c.faults.normalize(c.logger)
+	c.normalizeBatch()
 }
+
+func (c *config) normalizeBatch() {
+	if !(c.batchShare > 0 && c.batchShare <= 1) {
+		c.logger.Warn("sim: batch share out of (0, 1]; default used", "value", c.batchShare, "now", DefaultBatchShare)
+		c.batchShare = DefaultBatchShare
+	}
+	if c.batchWindow <= 0 {
+		c.batchWindow = DefaultBatchCompletionWindow
+	}
+	l := &c.batchLimits
+	l.MaxFiles = cmpOr(l.MaxFiles, DefaultMaxFiles)
+	l.MaxFileBytes = cmpOr(l.MaxFileBytes, DefaultMaxFileBytes)
+	l.MaxUploadBytes = cmpOr(l.MaxUploadBytes, DefaultMaxUploadBytes)
+	l.MaxBatches = cmpOr(l.MaxBatches, DefaultMaxBatches)
+	l.MaxRequests = cmpOr(l.MaxRequests, DefaultMaxBatchRequests)
+}
+
+// cmpOr returns v, or def when v is not positive.
+func cmpOr[T int | int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// batchSlots is the most Batch API requests held in the engine at once.
+func (c *config) batchSlots() int { return max(1, int(c.batchShare*float64(c.maxNumSeqs))) }

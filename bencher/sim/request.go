@@ -55,6 +55,9 @@ type apiError struct {
 	typ    string
 	msg    string
 	param  *string
+	// code is the Batch API's error code ("" for null); the generation
+	// endpoints send the HTTP status as the code, as vLLM does.
+	code string
 }
 
 func badRequest(format string, args ...any) *apiError {
@@ -67,6 +70,11 @@ func (s *Server) parseRequest(w http.ResponseWriter, r *http.Request, chat bool)
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(&req); err != nil {
 		return genParams{}, badRequest("Invalid JSON body: %v", err)
 	}
+	return s.validate(&req, chat)
+}
+
+// validate checks a decoded generation request as vLLM does.
+func (s *Server) validate(req *genRequest, chat bool) (genParams, *apiError) {
 	if req.Model != "" && req.Model != s.cfg.model {
 		param := "model"
 		return genParams{}, &apiError{status: http.StatusNotFound, typ: "NotFoundError",

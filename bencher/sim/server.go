@@ -48,6 +48,10 @@ type Server struct {
 	bufs      sync.Pool
 	hdrSSE    []string
 	hdrJSON   []string
+
+	batches  *batchStore
+	batchMux *http.ServeMux
+	run      *batchRuntime
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -71,6 +75,9 @@ func New(opts ...Option) *Server {
 	s.modelJSON, _ = json.Marshal(cfg.model)
 	s.m = newMetrics(&s.cfg)
 	s.eng = newEngine(&s.cfg, s.m)
+	s.batches = newBatchStore(cfg.batchLimits, cfg.seed)
+	s.batchMux = s.newBatchMux()
+	s.run = newBatchRuntime(cfg.batchSlots())
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	return s
 }
@@ -82,6 +89,11 @@ func (s *Server) Model() string { return s.cfg.model }
 // its handler is one vLLM leaves out of them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handler, excluded := httpHandler(r.URL.Path)
+	if handler == "none" {
+		if route := s.batchRoute(r); route != "" {
+			handler = route
+		}
+	}
 	if excluded {
 		s.route(w, r)
 		return
@@ -113,6 +125,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case PathMetrics:
 		s.m.handler.ServeHTTP(w, r)
 	default:
+		if isBatchPath(r.URL.Path) {
+			s.batchMux.ServeHTTP(w, r)
+			return
+		}
 		s.writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
 	}
 }
@@ -153,15 +169,23 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) int {
 
 // writeError writes {"error":{"message","type","param","code"}}.
 func (s *Server) writeError(w http.ResponseWriter, e *apiError) int {
-	type body struct {
+	return s.writeJSON(w, e.status, vllmErrorBody(e))
+}
+
+// vllmError is vLLM's error body: the HTTP status is the code.
+type vllmError struct {
+	Error struct {
 		Message string  `json:"message"`
 		Type    string  `json:"type"`
 		Param   *string `json:"param"`
 		Code    int     `json:"code"`
-	}
-	return s.writeJSON(w, e.status, struct {
-		Error body `json:"error"`
-	}{body{e.msg, e.typ, e.param, e.status}})
+	} `json:"error"`
+}
+
+func vllmErrorBody(e *apiError) vllmError {
+	var b vllmError
+	b.Error.Message, b.Error.Type, b.Error.Param, b.Error.Code = e.msg, e.typ, e.param, e.status
+	return b
 }
 
 // Serve serves on ln until ctx is cancelled. Then /health answers 503, the
@@ -182,6 +206,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
+	s.Close()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/benchstation/benchstation/bencher"
 )
@@ -34,19 +35,100 @@ func (s Summary) Measured() bool {
 }
 
 // MarshalJSON writes the summary; without a measured request (see
-// Measured) success_rate and the throughputs are left out.
+// Measured) success_rate and the throughputs are left out, and so are the
+// concurrency and the request rate when the mode cannot measure them
+// (Unmeasured).
 func (s Summary) MarshalJSON() ([]byte, error) {
 	type plain Summary
-	if s.Measured() {
+	if s.Measured() && len(s.Unmeasured) == 0 {
 		return marshal(plain(s))
 	}
-	return marshal(struct {
+	out := struct {
 		plain
-		SuccessRate          *float64 `json:"success_rate,omitempty"`
-		RequestThroughput    *float64 `json:"request_throughput,omitempty"`
-		OutputThroughput     *float64 `json:"output_throughput,omitempty"`
-		TotalTokenThroughput *float64 `json:"total_token_throughput,omitempty"`
-	}{plain: plain(s)})
+		SuccessRate          *float64     `json:"success_rate,omitempty"`
+		RequestThroughput    *float64     `json:"request_throughput,omitempty"`
+		OutputThroughput     *float64     `json:"output_throughput,omitempty"`
+		TotalTokenThroughput *float64     `json:"total_token_throughput,omitempty"`
+		Concurrency          *Concurrency `json:"concurrency,omitempty"`
+		RequestRate          *RequestRate `json:"request_rate,omitempty"`
+	}{plain: plain(s)}
+	if s.Measured() {
+		out.SuccessRate, out.RequestThroughput = &s.SuccessRate, &s.RequestThroughput
+		out.OutputThroughput, out.TotalTokenThroughput = &s.OutputThroughput, &s.TotalTokenThroughput
+	}
+	if !s.NotMeasured("concurrency") {
+		out.Concurrency = &s.Concurrency
+	}
+	if !s.NotMeasured("request_rate") {
+		out.RequestRate = &s.RequestRate
+	}
+	return marshal(out)
+}
+
+// NotMeasured reports whether the value name is one the run's mode cannot
+// measure (Unmeasured): a name listed, or a statistic of a metric listed.
+func (s Summary) NotMeasured(name string) bool {
+	for _, u := range s.Unmeasured {
+		if name == u || strings.HasPrefix(name, u+"_") {
+			return true
+		}
+	}
+	return false
+}
+
+// SetUnmeasured marks the values names as ones the run's mode cannot
+// measure (see Unmeasured), and clears them: their distributions lose
+// their samples, the concurrency and the request rate their figures.
+func (s *Summary) SetUnmeasured(names ...string) {
+	for _, n := range names {
+		if slices.Contains(s.Unmeasured, n) {
+			continue
+		}
+		s.Unmeasured = append(s.Unmeasured, n)
+		if d := s.distributionField(n); d != nil {
+			*d = Distribution{}
+		}
+		switch n {
+		case "concurrency":
+			s.Concurrency = Concurrency{Requested: s.Concurrency.Requested}
+		case "request_rate":
+			s.RequestRate = RequestRate{Requested: s.RequestRate.Requested}
+		}
+	}
+}
+
+// distributionField returns the distribution of a metric name (ttft,
+// e2el, …), nil for another name.
+func (s *Summary) distributionField(metric string) *Distribution {
+	switch metric {
+	case "ttft":
+		return &s.TTFT
+	case "server_ttft":
+		return &s.ServerTTFT
+	case "queue_delay":
+		return &s.QueueDelay
+	case "itl":
+		return &s.ITL
+	case "tpot":
+		return &s.TPOT
+	case "e2el":
+		return &s.E2EL
+	case "failed_e2el":
+		return &s.FailedE2EL
+	}
+	return nil
+}
+
+// SetWindow makes w the window the throughputs (and the goodput) divide
+// by: a batch job's makespan rather than the span of its records.
+func (s *Summary) SetWindow(w Window) {
+	s.Window = w
+	s.RequestThroughput = perSecond(float64(s.Succeeded), w.DurationS)
+	s.OutputThroughput = perSecond(float64(s.OutputTokens), w.DurationS)
+	s.TotalTokenThroughput = perSecond(float64(s.InputTokens+s.OutputTokens), w.DurationS)
+	if s.Goodput != nil {
+		s.Goodput.RequestGoodput = perSecond(float64(s.Goodput.GoodRequests), w.DurationS)
+	}
 }
 
 // perRequestValues are the value names that need a measured request.
@@ -59,7 +141,7 @@ var perRequestValues = []string{
 // absent reports whether the value name, found in s, does not exist for
 // lack of measurements.
 func (s Summary) absent(name string) bool {
-	return !s.Measured() && slices.Contains(perRequestValues, name)
+	return s.NotMeasured(name) || !s.Measured() && slices.Contains(perRequestValues, name)
 }
 
 // marshal is json.Marshal without HTML escaping: the encoder that calls a

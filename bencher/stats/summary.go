@@ -73,6 +73,13 @@ type Summary struct {
 	// FailedE2EL is the distribution of End − Scheduled of the failed
 	// measured requests, in milliseconds.
 	FailedE2EL Distribution `json:"failed_e2el_ms"`
+
+	// Unmeasured names what the run's mode cannot measure (see
+	// [Summary.SetUnmeasured]): value names (concurrency, request_rate)
+	// and metrics whose every statistic is meant (ttft: ttft_p95,
+	// ttft_mean, …). Their values are absent; omitted for the online
+	// modes, which measure everything.
+	Unmeasured []string `json:"unmeasured,omitempty"`
 }
 
 // Window is the measured window: from the earliest Scheduled time to the

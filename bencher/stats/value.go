@@ -26,7 +26,8 @@ import (
 //	retries, input_tokens, output_tokens,
 //	errors_CLASS (failed requests of an error class: errors_timeout,
 //	errors_connection, errors_http_status, errors_stream_error,
-//	errors_invalid_response, errors_canceled, errors_invalid_request),
+//	errors_invalid_response, errors_canceled, errors_invalid_request,
+//	errors_batch_expired, errors_batch_error),
 //	http_status_CODE (http_status errors with that status: http_status_503)
 //
 // Ratios (0–1): success_rate, error_rate (failed / requests),
@@ -298,5 +299,6 @@ func errorClasses() []bencher.ErrorClass {
 	return []bencher.ErrorClass{
 		bencher.ErrTimeout, bencher.ErrConnection, bencher.ErrHTTPStatus,
 		bencher.ErrStream, bencher.ErrInvalidResponse, bencher.ErrCanceled, bencher.ErrInvalidRequest,
+		bencher.ErrBatchExpired, bencher.ErrBatchError,
 	}
 }

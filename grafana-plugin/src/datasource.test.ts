@@ -42,7 +42,9 @@ describe('DataSource', () => {
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Live, runId: 'r' })).toBe(true);
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Compare, runIds: [] })).toBe(false);
     // The Benchmarks dashboard's histograms ask for the run and its baseline as runIds.
-    expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Distribution, runIds: ['latest', 'previous'] })).toBe(true);
+    expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Distribution, runIds: ['latest', 'previous'] })).toBe(
+      true
+    );
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Distribution, runIds: [] })).toBe(false);
     expect(ds.filterQuery({ refId: 'A', queryType: QueryType.Runs })).toBe(true);
   });
@@ -51,7 +53,7 @@ describe('DataSource', () => {
     const { ds, getResource, postResource } = makeDataSource();
     postResource.mockResolvedValue({ id: 'r1', status: 'cancelling' });
     expect((await ds.listRuns()).map((r) => r.id)).toEqual(['run-a', 'run-b']);
-    expect((await ds.getProfiles()).map((p) => p.name)).toEqual(['high-parallelism', 'inngest-style']);
+    expect((await ds.getProfiles()).map((p) => p.name)).toEqual(['high-parallelism', 'inngest-style', 'batch-api']);
     expect(getResource).toHaveBeenCalledWith('runs');
     await ds.cancelRun('r/1');
     expect(postResource).toHaveBeenCalledWith('runs/r%2F1/cancel', {});

@@ -59,6 +59,8 @@ export interface RunFilter {
   profile?: string;
   model?: string;
   status?: RunStatus | '';
+  /** Runs of this many requests (a matrix's size), as text so that a variable can give it. */
+  size?: string;
 }
 
 /**
@@ -83,7 +85,7 @@ export const DEFAULT_QUERY: Partial<BenchQuery> = {
 };
 
 /** The fields of the filter that hold text (template variables are applied to them). */
-export const FILTER_TEXT_FIELDS = ['name', 'profile', 'model', 'status', 'value', 'runId'] as const;
+export const FILTER_TEXT_FIELDS = ['name', 'profile', 'model', 'status', 'size', 'value', 'runId'] as const;
 
 /** jsonData of a data source instance (settings.go's JSONData; unknown fields are rejected). */
 export interface BenchOptions extends DataSourceJsonData {
@@ -150,10 +152,18 @@ export interface StartResponse {
   channel: string;
 }
 
+/** How a profile's runs send their requests. */
+export type ProfileMode = 'online' | 'batch-api';
+
+/** The profile mode whose runs are one Batch API job. */
+export const MODE_BATCH_API: ProfileMode = 'batch-api';
+
 /** A profile of GET /profiles. */
 export interface Profile {
   name: string;
   description: string;
+  /** "online" (each request on its own) or "batch-api" (one Batch API job: no TTFT, ITL or TPOT). */
+  mode?: ProfileMode;
   concurrency: number;
   retries: number;
 }

@@ -443,15 +443,21 @@ func TestCompose(t *testing.T) {
 		}
 	})
 
-	t.Run("the exporters poll a Batch API only when BATCH_ENDPOINT is set", func(t *testing.T) {
+	t.Run("the GPU exporter polls a Batch API only when BATCH_ENDPOINT is set, the demo's polls the simulator's by default", func(t *testing.T) {
+		p := mustLoadCompose(t, "*")
+		s, err := p.GetService("exporter")
+		require.NoError(t, err)
+		for _, arg := range s.Command {
+			assert.NotContains(t, arg, "batch", "exporter: a batch flag without BATCH_ENDPOINT: %q", s.Command)
+			assert.NotEmpty(t, arg, "exporter: an empty argument without BATCH_ENDPOINT: %q", s.Command)
+		}
+		assert.Contains(t, s.ExtraHosts["host.docker.internal"], "host-gateway",
+			"exporter: host.docker.internal must reach a Batch API server on the host")
+		s, err = p.GetService("exporter-sim")
+		require.NoError(t, err)
+		assert.Contains(t, []string(s.Command), "--batch.endpoint=http://vllm:8000",
+			"exporter-sim: without BATCH_ENDPOINT it polls the simulator (host vllm, port 8000)")
 		for _, svc := range []string{"exporter", "exporter-sim"} {
-			p := mustLoadCompose(t, "*")
-			s, err := p.GetService(svc)
-			require.NoError(t, err)
-			for _, arg := range s.Command {
-				assert.NotContains(t, arg, "batch", "%s: a batch flag without BATCH_ENDPOINT: %q", svc, s.Command)
-				assert.NotEmpty(t, arg, "%s: an empty argument without BATCH_ENDPOINT: %q", svc, s.Command)
-			}
 			p = mustLoadCompose(t, "*", "BATCH_ENDPOINT=http://batch.example.com:8000")
 			s, err = p.GetService(svc)
 			require.NoError(t, err)
@@ -463,6 +469,8 @@ func TestCompose(t *testing.T) {
 		raw, err := os.ReadFile(filepath.Join(root, composeFilePath))
 		require.NoError(t, err)
 		assert.Regexp(t, `(?m)^#\s+BATCH_ENDPOINT\s`, string(raw), "BATCH_ENDPOINT is not documented in the file's header")
+		assert.Contains(t, string(raw), "BATCH_ENDPOINT=http://host.docker.internal:4081",
+			"the header shows how to point the exporter at a Batch API server on the host")
 	})
 
 	t.Run("Label Studio's admin and API token come from the environment", func(t *testing.T) {

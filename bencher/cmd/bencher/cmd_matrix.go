@@ -20,6 +20,10 @@ func matrixCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, st
 	if err != nil {
 		return fail(stderr, err)
 	}
+	if o.set.mode {
+		return fail(stderr, usagef("--mode: matrix runs each profile in its own mode (%s is %s); leave --mode out",
+			profileBatchAPI, modeBatchAPI))
+	}
 	if err := applyFaults(o); err != nil {
 		return fail(stderr, err)
 	}

@@ -26,6 +26,9 @@ func runCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, stdou
 		if err != nil {
 			return fail(stderr, usageError{err})
 		}
+		if o.set.mode && o.mode != p.mode {
+			return fail(stderr, usagef("--mode %s, but --profile %s is a %s profile", o.mode, p.name, p.mode))
+		}
 		p.apply(o)
 	}
 	p, err := newPlan(o, red)

@@ -42,6 +42,17 @@ func (p *plan) modelRun(sp spec, absolute bool) time.Duration {
 	if n == 0 {
 		return p.o.duration
 	}
+	if sp.mode == modeBatchAPI {
+		// A batch: every request at once, as many running as the server
+		// gives batches (the simulator: its batch share of its sequences),
+		// then up to one poll interval before a poll sees it end.
+		c := n
+		if absolute {
+			c = min(n, max(1, int(float64(p.o.sim.maxNumSeqs)*p.o.sim.batchShare)))
+		}
+		sp.mode, sp.concurrency, sp.rate, sp.retries = modeOnline, c, 0, 0
+		return p.modelRun(sp, absolute) + p.o.batchPoll
+	}
 	c := sp.concurrency
 	if c <= 0 || sp.rate > 0 { // an open loop: as long as its schedule, at least
 		if sp.rate > 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/batchapi"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/serverside"
 	"github.com/benchstation/benchstation/bencher/sim"
@@ -69,6 +70,9 @@ type loadOptions struct {
 	metricsLinger             time.Duration
 	progress                  string
 
+	mode      string        // online or batch-api
+	batchPoll time.Duration // batch-api: the interval between polls
+
 	profile, sweep  string // run only
 	profiles, sizes string // matrix only
 	faults          string // matrix only
@@ -82,7 +86,7 @@ type loadOptions struct {
 // setByUser says which flags were given, so that a profile only changes
 // the others.
 type setByUser struct {
-	requests, concurrency, retries, retryBase, retryMax, api, output bool
+	requests, concurrency, retries, retryBase, retryMax, api, output, mode bool
 }
 
 // addLoadFlags adds the flags shared by run and matrix.
@@ -118,6 +122,13 @@ func addLoadFlags(f flagger, o *loadOptions) {
 	f.Flag("max-error-rate", "Stop the run, marked failed, when more than this share (0-1) of requests failed (0: never).").
 		Default("0").FloatVar(&o.maxErrRate)
 	f.Flag("seed", "Seed of the workload, the open-loop schedule and the retry jitter.").Default("1").Uint64Var(&o.seed)
+	f.Flag("mode", "How the requests are sent: online (each on its own, its stream timed: TTFT, ITL, TPOT) or batch-api "+
+		"(all as one OpenAI Batch API job: upload, create, poll, download; measures the job's makespan, time to "+
+		"in_progress and throughput; TTFT, ITL and TPOT do not exist, n/a). Default online, or the profile's.").
+		Default(modeOnline).IsSetByUser(&o.set.mode).EnumVar(&o.mode, modeOnline, modeBatchAPI)
+	f.Flag("batch-poll", "batch-api: interval between reads of the batch's status (a 429 or 503 is waited out for its "+
+		"Retry-After); the times measured are as precise as it. --duration bounds the whole job: a batch not ended "+
+		"by then is cancelled.").Default(batchapi.DefaultPoll.String()).DurationVar(&o.batchPoll)
 	addWorkloadFlags(f, o)
 	addOutputFlags(f, o)
 	addPrometheusFlags(f, &o.prom)
@@ -202,6 +213,9 @@ type simOptions struct {
 	zeroDelay, prefixCaching                  bool
 	seed                                      uint64
 	faults                                    sim.Faults
+	batchShare                                float64
+	batchWindow                               time.Duration
+	batchLimits                               sim.BatchLimits
 }
 
 // addSimFlags adds the simulator's flags, each name preceded by prefix
@@ -238,6 +252,50 @@ func addSimFlags(f flagger, prefix string, o *simOptions) {
 		DurationVar(&o.faults.RetryAfter)
 	f.Flag(prefix+"fault.stall-duration", "Simulator: pause of an injected stall.").Default(d(sim.DefaultStallDuration)).
 		DurationVar(&o.faults.StallDuration)
+	addSimBatchFlags(f, prefix, o)
+}
+
+// addSimBatchFlags adds the flags of the simulator's Batch API.
+func addSimBatchFlags(f flagger, prefix string, o *simOptions) {
+	n := strconv.Itoa
+	f.Flag(prefix+"batch-share", "Simulator Batch API: share (above 0, at most 1) of --"+prefix+
+		"max-num-seqs that batch requests may hold in the engine at once; online requests keep the rest.").
+		Default(strconv.FormatFloat(sim.DefaultBatchShare, 'g', -1, 64)).FloatVar(&o.batchShare)
+	f.Flag(prefix+"batch-completion-window", "Simulator Batch API: how long after its creation a batch expires "+
+		"(its completion_window must say \"24h\"; a shorter window shows expiry).").
+		Default(sim.DefaultBatchCompletionWindow.String()).DurationVar(&o.batchWindow)
+	f.Flag(prefix+"batch-max-files", "Simulator Batch API: most files stored (uploads and batch outputs); "+
+		"the oldest not read by an unfinished batch are dropped first.").Default(n(sim.DefaultMaxFiles)).IntVar(&o.batchLimits.MaxFiles)
+	f.Flag(prefix+"batch-max-file-bytes", "Simulator Batch API: most bytes of all stored files together.").
+		Default(strconv.FormatInt(sim.DefaultMaxFileBytes, 10)).Int64Var(&o.batchLimits.MaxFileBytes)
+	f.Flag(prefix+"batch-max-upload-bytes", "Simulator Batch API: largest file one upload may hold.").
+		Default(strconv.FormatInt(sim.DefaultMaxUploadBytes, 10)).Int64Var(&o.batchLimits.MaxUploadBytes)
+	f.Flag(prefix+"batch-max-batches", "Simulator Batch API: most batches kept; the oldest finished are dropped first.").
+		Default(n(sim.DefaultMaxBatches)).IntVar(&o.batchLimits.MaxBatches)
+	f.Flag(prefix+"batch-max-requests", "Simulator Batch API: most requests in one batch.").
+		Default(n(sim.DefaultMaxBatchRequests)).IntVar(&o.batchLimits.MaxRequests)
+}
+
+// check refuses simulator settings that the simulator would otherwise
+// clamp; prefix is that of the flags' names.
+func (o *simOptions) check(prefix string) error {
+	if !(o.batchShare > 0 && o.batchShare <= 1) {
+		return usagef("--%sbatch-share %g: the share must be above 0 and at most 1", prefix, o.batchShare)
+	}
+	if o.batchWindow <= 0 {
+		return usagef("--%sbatch-completion-window %s: the window must be positive", prefix, o.batchWindow)
+	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"batch-max-files", int64(o.batchLimits.MaxFiles)}, {"batch-max-file-bytes", o.batchLimits.MaxFileBytes},
+		{"batch-max-upload-bytes", o.batchLimits.MaxUploadBytes}, {"batch-max-batches", int64(o.batchLimits.MaxBatches)},
+		{"batch-max-requests", int64(o.batchLimits.MaxRequests)}} {
+		if l.v < 1 {
+			return usagef("--%s%s %d: the limit must be at least 1", prefix, l.name, l.v)
+		}
+	}
+	return nil
 }
 
 // options returns the simulator's options.
@@ -247,6 +305,7 @@ func (o *simOptions) options() []sim.Option {
 		sim.WithMaxNumBatchedTokens(o.batched), sim.WithDecodeTime(o.decodeTime, o.decodePerSeq),
 		sim.WithPrefillTimePerToken(o.prefillPerToken), sim.WithPrefixCaching(o.prefixCaching),
 		sim.WithSeed(o.seed), sim.WithFaults(o.faults),
+		sim.WithBatchShare(o.batchShare), sim.WithBatchCompletionWindow(o.batchWindow), sim.WithBatchLimits(o.batchLimits),
 	}
 	if o.model != "" {
 		opts = append(opts, sim.WithModel(o.model))

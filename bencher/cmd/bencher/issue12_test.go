@@ -232,7 +232,7 @@ func TestReportRebuildsTablesAndGates(t *testing.T) {
 		"--results-dir", dir)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	docs := documents(t, dir)
-	require.Len(t, docs, 4)
+	require.Len(t, docs, 6, "the three profiles at two sizes")
 	r = runInProcess(t, append([]string{"report"}, docs...)...)
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "Benchmark Matrix")
@@ -268,9 +268,9 @@ func TestMatrixEstimateAndFaults(t *testing.T) {
 	r := runInProcess(t, "matrix", "--sizes", "10", "--faults", "demo", "--input-tokens", "16", "--output-tokens", "4",
 		"--retry-backoff", "1ms", "--retry-backoff-max", "2ms", "--sim.fault.retry-after", "0s", "--results-dir", dir)
 	require.NotEqual(t, exitUsage, r.code, r.stderr)
-	assert.Regexp(t, `2 runs; estimated time (about|under)`, r.stderr)
-	assert.Equal(t, 2, strings.Count(r.stderr, "requests ok"), "one line per finished run")
-	assert.Contains(t, r.stderr, "1 of 2 runs done")
+	assert.Regexp(t, `3 runs; estimated time (about|under)`, r.stderr)
+	assert.Equal(t, 3, strings.Count(r.stderr, "requests ok"), "one line per finished run")
+	assert.Contains(t, r.stderr, "1 of 3 runs done")
 	var failed, retried bool
 	for _, p := range documents(t, dir) {
 		d := validDocument(t, p)

@@ -59,6 +59,11 @@ func newPlan(o *loadOptions, red *secret.Redactor) (*plan, error) {
 	p := &plan{o: o, api: bencher.API(o.api), red: red}
 	red.AddURL(o.target)
 	red.AddURL(o.prom.url)
+	if o.target == "" {
+		if err := o.sim.check("sim."); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	if strings.TrimSpace(o.slo) != "" {
 		if p.gates, err = gate.Parse(o.slo, stats.IsValueName); err != nil {
@@ -215,6 +220,7 @@ func (p *plan) setFile(source, file string, reqs []bencher.Request) {
 // matrix.
 type spec struct {
 	profile     string
+	mode        string // modeOnline or modeBatchAPI
 	name        string
 	labels      map[string]string
 	concurrency int
@@ -229,7 +235,7 @@ type spec struct {
 // baseSpec returns the load the flags give (after any profile).
 func (p *plan) baseSpec(o *loadOptions) spec {
 	s := spec{
-		profile: o.profile, name: o.name, labels: p.labels, rate: o.rate,
+		profile: o.profile, mode: o.mode, name: o.name, labels: p.labels, rate: o.rate,
 		concurrency: o.concurrency, requests: o.requests, retries: o.retries,
 		retryBase: o.retryBase, retryMax: o.retryMax,
 	}
@@ -258,6 +264,8 @@ func (p *plan) profileKey(sp spec) string {
 	switch {
 	case sp.profile != "":
 		return sp.profile
+	case sp.mode == modeBatchAPI:
+		return p.batchProfileKey(sp)
 	case p.wlMeta.Source == results.SourceSynthetic:
 		return workload.CustomProfileKey(sp.concurrency, sp.rate, p.o.input, p.o.output)
 	}
@@ -302,6 +310,12 @@ func (p *plan) check(specs []spec) error {
 		}
 	}
 	for _, s := range specs {
+		if s.mode == modeBatchAPI {
+			if err := p.checkBatch(s); err != nil {
+				return err
+			}
+			continue
+		}
 		target := p.o.target
 		if target == "" {
 			target = bencher.DefaultBaseURL // the simulator's URL is not known yet

@@ -10,6 +10,7 @@ import (
 // this project replaces compared.
 type profile struct {
 	name, help  string
+	mode        string // modeOnline or modeBatchAPI
 	concurrency int
 	retries     int
 	retryBase   time.Duration
@@ -20,18 +21,23 @@ type profile struct {
 const (
 	profileHighParallelism = "high-parallelism"
 	profileInngest         = "inngest-style"
+	profileBatchAPI        = "batch-api"
 )
 
 // profiles returns the known profiles, in the order they are listed.
 func profiles() []profile {
 	return []profile{
 		{name: profileHighParallelism, help: "50 concurrent requests, no retries",
-			concurrency: 50, retries: 0},
+			mode: modeOnline, concurrency: 50, retries: 0},
 		{name: profileInngest, help: "a durable job queue: 10 concurrent requests, each retried\n" +
 			"up to 5 times with exponential backoff: 1s, 2s, 4s, 8s, 16s\n" +
 			"(at most 30s), each stretched by a random 0-15% as Inngest\n" +
 			"does, never shorter; Retry-After honoured instead when sent",
-			concurrency: 10, retries: 5, retryBase: time.Second, retryMax: 30 * time.Second},
+			mode: modeOnline, concurrency: 10, retries: 5, retryBase: time.Second, retryMax: 30 * time.Second},
+		{name: profileBatchAPI, help: "all requests as one OpenAI Batch API job (--mode batch-api):\n" +
+			"upload, create (24h window), poll every --batch-poll,\n" +
+			"download; makespan and throughput, no TTFT (n/a)",
+			mode: modeBatchAPI},
 	}
 }
 
@@ -66,6 +72,9 @@ func profilesHelp() string {
 
 // apply sets the load of o from the profile, except where a flag was given.
 func (p profile) apply(o *loadOptions) {
+	if !o.set.mode {
+		o.mode = p.mode
+	}
 	if !o.set.concurrency {
 		o.concurrency = p.concurrency
 	}

@@ -233,15 +233,15 @@ func TestMatrix(t *testing.T) {
 	r := runInProcess(t, "matrix", "--sim.zero-delay", "--sizes", "3,6", "--output-tokens", "2", "--input-tokens", "4", "--results-dir", dir)
 	require.Equal(t, exitOK, r.code)
 	for _, want := range []string{"high-parallelism n=3", "high-parallelism n=6", "inngest-style n=3", "inngest-style n=6",
-		"Total time (s)", "E2EL p50 (ms)", "E2EL p95 (ms)", "Success", "[SIM]"} {
+		"batch-api n=3", "batch-api n=6", "Total time (s)", "E2EL p50 (ms)", "E2EL p95 (ms)", "Success", "[SIM]"} {
 		assert.Contains(t, r.stdout, want)
 	}
 	paths := documents(t, dir)
-	require.Len(t, paths, 4, "one document per run")
+	require.Len(t, paths, 6, "one document per run")
 	matrix := ""
 	for _, p := range paths {
 		doc := validDocument(t, p)
-		assert.Contains(t, []string{"high-parallelism", "inngest-style"}, doc.Profile)
+		assert.Contains(t, []string{"high-parallelism", "inngest-style", "batch-api"}, doc.Profile)
 		if matrix == "" {
 			matrix = doc.Labels["matrix"]
 		}

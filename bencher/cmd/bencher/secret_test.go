@@ -401,3 +401,55 @@ func TestSecretPlanRedactor(t *testing.T) {
 	}
 	assert.False(t, red.Contains("not-a-secret"))
 }
+
+// TestSecretHostileServerBatchMode runs --mode batch-api against the
+// hostile server in every mode, with the credential given every way: the
+// Batch API calls' errors (the server's messages echo the credentials), the
+// document, the report and the JUnit file hold none, and no other origin
+// receives one.
+func TestSecretHostileServerBatchMode(t *testing.T) {
+	t.Parallel()
+	creds := map[string]func(t *testing.T, srv *hostile.Server) (string, []string, string){
+		"env key": func(t *testing.T, srv *hostile.Server) (string, []string, string) {
+			return srv.URL + "/v1", nil, secretKey
+		},
+		"x-api-key header": func(t *testing.T, srv *hostile.Server) (string, []string, string) {
+			return srv.URL + "/v1", []string{"--header", "X-Api-Key: " + secretKey}, ""
+		},
+		"url user-info": func(t *testing.T, srv *hostile.Server) (string, []string, string) {
+			return withUserInfo(srv.URL, secretUser, secretPass) + "/v1", nil, ""
+		},
+	}
+	for cname, cred := range creds {
+		for _, mode := range hostile.Modes() {
+			t.Run(cname+"/"+mode.String(), func(t *testing.T) {
+				t.Parallel()
+				srv := hostile.New(t)
+				srv.SetMode(mode)
+				target, flags, key := cred(t, srv)
+				dir := t.TempDir()
+				junit := filepath.Join(dir, "junit.xml")
+				args := append([]string{"--log-level", "debug"}, quick(target, dir, "--mode", "batch-api", "--model", "m",
+					"--no-check-target", "--batch-poll", "10ms", "--junit", junit, "--format", "markdown")...)
+				r := runBinary(t, key, append(args, flags...)...)
+				receivedCredential(t, srv)
+				assert.Equal(t, exitError, r.code, "no hostile answer is a Batch API's")
+				assert.Contains(t, r.stderr, "batch API POST /v1/files", "the error names the call")
+				outputs := map[string]string{"run stdout": r.stdout, "run stderr": r.stderr}
+				docs := documents(t, dir)
+				require.Len(t, docs, 1, "the failed run wrote its document")
+				rep := runBinary(t, "", "report", "--format", "table", docs[0])
+				outputs["report stdout"], outputs["report stderr"] = rep.stdout, rep.stderr
+				for path, text := range filesOf(t, dir) {
+					outputs[path] = text
+				}
+				for where, text := range outputs {
+					hostile.NoLeaks(t, where, text, allSecrets...)
+				}
+				for _, sink := range []*hostile.Sink{srv.Sink, srv.TLSSink} {
+					assert.Empty(t, sink.Requests(), "requests at %s", sink.URL)
+				}
+			})
+		}
+	}
+}

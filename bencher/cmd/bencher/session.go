@@ -143,6 +143,13 @@ func (s *session) runAll(ctx context.Context, specs []spec) ([]ran, error) {
 // describe says what a spec's load is.
 func describe(sp spec) string {
 	var load string
+	if sp.mode == modeBatchAPI {
+		load = fmt.Sprintf("%d requests as one Batch API job", sp.requests)
+		if sp.name != "" {
+			return sp.name + ": " + load
+		}
+		return load
+	}
 	if sp.rate > 0 {
 		load = fmt.Sprintf("open loop at %g req/s", sp.rate)
 		if sp.concurrency > 0 {
@@ -166,6 +173,9 @@ func describe(sp spec) string {
 // execute runs one spec and writes its document. The document is returned
 // whenever the run ran, even when writing it failed.
 func (s *session) execute(ctx context.Context, sp spec) (*results.Document, string, error) {
+	if sp.mode == modeBatchAPI {
+		return s.executeBatch(ctx, sp)
+	}
 	id, runID := results.NewID(time.Now()), ""
 	if sh := s.p.shard; sh != nil {
 		// The live metrics' run_id is the run's, shared by its shards.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -31,6 +32,10 @@ type Filter struct {
 	Profile string `json:"profile,omitempty"`
 	Model   string `json:"model,omitempty"`
 	Status  string `json:"status,omitempty"`
+	// Size matches the runs of that many requests (config.run.requests,
+	// such as a matrix's size: "100"); a string, so that a dashboard
+	// variable can give it. Empty: any size.
+	Size string `json:"size,omitempty"`
 }
 
 // RunsQuery is the model of a "runs" query:
@@ -94,6 +99,7 @@ type matcher struct {
 	labels         map[string]string
 	profile, model string
 	status         results.Status
+	size           int       // 0: any
 	from, to       time.Time // both zero: any time
 }
 
@@ -102,6 +108,13 @@ func (f Filter) compile(tr backend.TimeRange) (matcher, error) {
 	m := matcher{
 		name: strings.ToLower(f.Name), profile: f.Profile, model: f.Model,
 		status: results.Status(f.Status), from: tr.From, to: tr.To,
+	}
+	if s := strings.TrimSpace(f.Size); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return m, fmt.Errorf("size: %q is not a number of requests (a whole number of at least 1)", f.Size)
+		}
+		m.size = n
 	}
 	if m.status != "" && !slices.Contains(statuses(), m.status) {
 		return m, fmt.Errorf("status: %q is not a run status (want completed, interrupted or failed)", f.Status)
@@ -135,7 +148,8 @@ func (m matcher) match(h *results.Header, overlap bool) bool {
 	case m.name != "" && !strings.Contains(strings.ToLower(h.Name), m.name),
 		m.profile != "" && h.Profile != m.profile && profileKey(h) != m.profile,
 		m.model != "" && h.Environment.Model != m.model,
-		m.status != "" && h.Status != m.status:
+		m.status != "" && h.Status != m.status,
+		m.size != 0 && h.Config.Run.Requests != m.size:
 		return false
 	}
 	for k, v := range m.labels {

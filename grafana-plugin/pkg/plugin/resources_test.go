@@ -95,8 +95,9 @@ func TestStartValidation(t *testing.T) {
 		{"negative requests", `{"concurrency": 1, "requests": -1}`, 400, "requests: must be between 1 and 1000000, got -1"},
 		{"bad duration", `{"concurrency": 1, "duration": "soon"}`, 400, `duration: must be a duration such as "30s" or "5m", at most 24h0m0s, got "soon"`},
 		{"no load", `{"requests": 5}`, 400, "profile: give a profile, a concurrency or a rate"},
-		{"unknown profile", `{"requests": 5, "profile": "fast"}`, 400, `profile: unknown profile "fast" (known: high-parallelism, inngest-style)`},
+		{"unknown profile", `{"requests": 5, "profile": "fast"}`, 400, `profile: unknown profile "fast" (known: high-parallelism, inngest-style, batch-api)`},
 		{"profile and concurrency", `{"requests": 5, "profile": "inngest-style", "concurrency": 3}`, 400, "profile: give a profile or concurrency/rate, not both"},
+		{"batch by duration", `{"duration": "30s", "profile": "batch-api"}`, 400, "duration: the batch-api profile runs a fixed number of requests as one batch: give requests"},
 		{"negative concurrency", `{"requests": 5, "concurrency": -2}`, 400, "concurrency: must be between 1 and 10000, got -2"},
 		{"negative rate", `{"requests": 5, "rate": -1}`, 400, "rate: must be a positive number of requests per second, got -1"},
 		{"bad api", `{"requests": 5, "concurrency": 1, "api": "embeddings"}`, 400, `api: must be "completions" or "chat", got "embeddings"`},
@@ -134,8 +135,9 @@ func TestPermissions(t *testing.T) {
 	code, body := call(t, ds, "Viewer", http.MethodGet, "profiles", "")
 	require.Equal(t, http.StatusOK, code)
 	assert.JSONEq(t, `{"profiles": [
-		{"name": "high-parallelism", "description": "50 concurrent requests, no retries", "concurrency": 50, "retries": 0},
-		{"name": "inngest-style", "description": "a durable job queue: 10 concurrent requests, each retried up to 5 times with exponential backoff (1s, doubling, at most 30s; Retry-After honoured)", "concurrency": 10, "retries": 5}]}`, body)
+		{"name": "high-parallelism", "description": "50 concurrent requests, no retries", "mode": "online", "concurrency": 50, "retries": 0},
+		{"name": "inngest-style", "description": "a durable job queue: 10 concurrent requests, each retried up to 5 times with exponential backoff (1s, doubling, at most 30s; Retry-After honoured)", "mode": "online", "concurrency": 10, "retries": 5},
+		{"name": "batch-api", "description": "all requests as one OpenAI Batch API job (upload, create, poll, download): makespan and throughput; no TTFT, ITL or TPOT", "mode": "batch-api", "concurrency": 0, "retries": 0}]}`, body)
 }
 
 func TestImport(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
 	"github.com/benchstation/benchstation/bencher"
+	"github.com/benchstation/benchstation/bencher/batchapi"
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/serverside"
@@ -315,6 +316,9 @@ func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result,
 	}
 	defer tgt.close()
 	meta.Simulated, meta.ServerVersion = tgt.server.Simulated, tgt.server.Version
+	if p.mode == bencher.ModeBatchAPI {
+		return m.runBatch(ctx, p, tgt, meta)
+	}
 	var obs bencher.Observer = r
 	var lr *live.Run
 	if m.metrics != nil {
@@ -413,4 +417,36 @@ func (m *runManager) recoverOne(path string) error {
 	}
 	m.logger.Warn("A run was interrupted by a plugin restart", "id", mk.ID)
 	return os.Remove(path)
+}
+
+// BatchPoll is the interval at which a batch-api run polls its batch.
+const BatchPoll = time.Second
+
+// runBatch runs the plan's requests as one Batch API job (the batch-api
+// profile), as the bencher CLI's --mode batch-api does: a cancel of the
+// run cancels the batch on the server, and the document keeps what the
+// batch finished.
+func (m *runManager) runBatch(ctx context.Context, p *runPlan, tgt *runTarget, meta results.Meta) (*bencher.Result, results.Meta, error) {
+	opts := []batchapi.Option{batchapi.WithRedactor(m.red)}
+	if m.apiKey.IsSet() && p.target != "" {
+		opts = append(opts, batchapi.WithAPIKey(m.apiKey.Value()))
+	}
+	c, err := batchapi.New(tgt.url, opts...)
+	if err != nil {
+		return nil, meta, fmt.Errorf("configuring the run: %w", err)
+	}
+	reqs := make([]bencher.Request, p.requests)
+	for i := range reqs {
+		reqs[i] = p.source.Request(i)
+	}
+	out, err := batchapi.Bench(ctx, c, reqs, batchapi.BenchOptions{API: p.api, Model: tgt.model, Poll: BatchPoll,
+		Metadata: map[string]string{"bencher_run": meta.ID, "bencher_profile": m.red.Value(p.profile)}})
+	if out == nil {
+		return nil, meta, fmt.Errorf("running the batch: %w", err)
+	}
+	meta.Batch = out.Section(BatchPoll, m.red)
+	if err != nil {
+		return out.Result, meta, fmt.Errorf("running the batch: %w", err)
+	}
+	return out.Result, meta, nil
 }

@@ -109,7 +109,13 @@ func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataReques
 //	requests, success_rate,      *float64, with units (see UnitOf); null
 //	request_throughput,          where the run has no such value (a run
 //	output_throughput,           without measurements has no rates, no
-//	ttft_p50, ttft_p95, e2el_p95 successful request no latencies)
+//	ttft_p50, ttft_p95, e2el_p95 successful request no latencies; a
+//	                             batch-api run has no TTFT)
+//	mode                         string: online, or batch-api (the run was
+//	                             one Batch API job)
+//	makespan_s,                  *float64 (s): a batch-api run's time from
+//	to_in_progress_s             its batch's creation to its end, and to
+//	                             in_progress; null for online runs
 //
 // Every field has one value per run, so no runs give fields of length 0.
 func RunsFrame(runs []*results.Header) *data.Frame {
@@ -154,6 +160,7 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 	for i, c := range cols {
 		fields = append(fields, named(data.NewField(c.value, nil, nums[i]), c.display, UnitOf(c.value)))
 	}
+	fields = append(fields, batchFields(runs)...)
 	frame := data.NewFrame("runs", fields...)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	return frame
@@ -179,4 +186,22 @@ func formatLabels(labels map[string]string) string {
 		parts = append(parts, fmt.Sprintf("%s=%s", k, labels[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// batchFields are the runs table's columns of the mode and the batch job.
+func batchFields(runs []*results.Header) []*data.Field {
+	n := len(runs)
+	mode := make([]string, n)
+	makespan, toRun := make([]*float64, n), make([]*float64, n)
+	for r, h := range runs {
+		mode[r] = ModeOnline
+		if b := h.Batch; b != nil {
+			mode[r], makespan[r], toRun[r] = ModeBatchAPI, b.MakespanS, b.ToInProgressS
+		}
+	}
+	return []*data.Field{
+		named(data.NewField("mode", nil, mode), "Mode", ""),
+		named(data.NewField("makespan_s", nil, makespan), "Makespan", UnitSeconds),
+		named(data.NewField("to_in_progress_s", nil, toRun), "Time to in_progress", UnitSeconds),
+	}
 }

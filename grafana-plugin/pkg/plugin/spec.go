@@ -27,8 +27,12 @@ const (
 // profiles (bencher/cmd/bencher/profiles.go), which are unexported there:
 // keep the two in step.
 type Profile struct {
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Mode is how the runs send their requests: ModeOnline (each on its
+	// own, streamed and timed) or ModeBatchAPI (all as one OpenAI Batch
+	// API job: no TTFT, ITL or TPOT).
+	Mode        string        `json:"mode"`
 	Concurrency int           `json:"concurrency"`
 	Retries     int           `json:"retries"`
 	RetryBase   time.Duration `json:"-"`
@@ -38,11 +42,31 @@ type Profile struct {
 // Profiles returns the known profiles, as the CLI lists them.
 func Profiles() []Profile {
 	return []Profile{
-		{Name: "high-parallelism", Description: "50 concurrent requests, no retries", Concurrency: 50},
+		{Name: "high-parallelism", Description: "50 concurrent requests, no retries", Mode: ModeOnline, Concurrency: 50},
 		{Name: "inngest-style", Description: "a durable job queue: 10 concurrent requests, each retried up to 5 times " +
 			"with exponential backoff (1s, doubling, at most 30s; Retry-After honoured)",
-			Concurrency: 10, Retries: 5, RetryBase: time.Second, RetryMax: 30 * time.Second},
+			Mode: ModeOnline, Concurrency: 10, Retries: 5, RetryBase: time.Second, RetryMax: 30 * time.Second},
+		{Name: ProfileBatchAPI, Description: "all requests as one OpenAI Batch API job (upload, create, poll, download): " +
+			"makespan and throughput; no TTFT, ITL or TPOT", Mode: ModeBatchAPI},
 	}
+}
+
+// The modes of a profile (Profile.Mode), named as the bencher CLI's --mode.
+const (
+	ModeOnline   = "online"
+	ModeBatchAPI = "batch-api"
+)
+
+// ProfileBatchAPI is the profile whose runs are one Batch API job.
+const ProfileBatchAPI = "batch-api"
+
+// profileNames lists the known profiles' names, for messages.
+func profileNames() string {
+	var names []string
+	for _, p := range Profiles() {
+		names = append(names, p.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // findProfile returns the profile called name.
@@ -183,6 +207,12 @@ func (s RunSpec) plan(set Settings) (*runPlan, error) {
 	if s.Rate > 0 {
 		p.mode = bencher.ModeOpenLoop
 	}
+	if pr, ok := findProfile(s.Profile); ok && pr.Mode == ModeBatchAPI {
+		if s.Requests == 0 {
+			return nil, badSpec("duration: the %s profile runs a fixed number of requests as one batch: give requests", s.Profile)
+		}
+		p.mode = bencher.ModeBatchAPI
+	}
 	if err := s.workload(p); err != nil {
 		return nil, err
 	}
@@ -243,9 +273,12 @@ func (s RunSpec) loadOptions() ([]bencher.Option, error) {
 		pr, ok := findProfile(s.Profile)
 		switch {
 		case !ok:
-			return nil, badSpec("profile: unknown profile %q (known: high-parallelism, inngest-style)", s.Profile)
+			return nil, badSpec("profile: unknown profile %q (known: %s)", s.Profile, profileNames())
 		case s.Concurrency != 0 || s.Rate != 0:
 			return nil, badSpec("profile: give a profile or concurrency/rate, not both")
+		}
+		if pr.Mode == ModeBatchAPI {
+			return nil, nil // the server runs the batch as it will
 		}
 		opts := []bencher.Option{bencher.WithConcurrency(pr.Concurrency), bencher.WithRetries(pr.Retries)}
 		if pr.RetryBase > 0 {

@@ -145,6 +145,31 @@ describe('QueryEditor', () => {
     );
   });
 
+  it('offers the batch-api profile: a request count only, and says TTFT is n/a', async () => {
+    const { postResource } = setup();
+    postResource.mockResolvedValue({ id: 'run-b', channel: 'ds/bench-uid/runs/run-b' });
+    fireEvent.click(screen.getByRole('button', { name: /Run benchmark/ }));
+    await waitFor(() => expect(screen.getByText('high-parallelism')).toBeInTheDocument());
+    fireEvent.click(screen.getByRole('radio', { name: 'Duration' }));
+    expect(screen.getByTestId('bencher-run-duration')).toBeInTheDocument();
+    expect(screen.queryByTestId('bencher-run-batch-note')).not.toBeInTheDocument();
+
+    // jsdom has no IntersectionObserver, which the Select's menu uses for its scroll shadows.
+    (window as unknown as { IntersectionObserver: unknown }).IntersectionObserver ??= class {
+      observe() {}
+      unobserve() {}
+      disconnect() {}
+    };
+    fireEvent.keyDown(document.getElementById('bench-form-profile')!, { key: 'ArrowDown' });
+    fireEvent.click(await screen.findByText('batch-api'));
+    expect(screen.getByTestId('bencher-run-batch-note')).toHaveTextContent('TTFT, ITL and TPOT do not exist (n/a)');
+    expect(screen.getByRole('radio', { name: 'Duration' })).toBeDisabled();
+    expect(screen.getByRole('radio', { name: 'Requests' })).toBeChecked();
+    fireEvent.change(screen.getByLabelText('Request count'), { target: { value: '200' } });
+    fireEvent.click(screen.getByRole('button', { name: /Start run/ }));
+    await waitFor(() => expect(postResource).toHaveBeenCalledWith('runs', { profile: 'batch-api', requests: 200 }));
+  });
+
   it('shows the backend error in an alert and keeps the query', async () => {
     const { postResource, onChange, onRunQuery } = setup();
     postResource.mockRejectedValue({

@@ -20,6 +20,7 @@ import {
   BenchQuery,
   KIND_OPTIONS,
   METRIC_OPTIONS,
+  MODE_BATCH_API,
   Profile,
   QUERY_TYPE_OPTIONS,
   QueryType,
@@ -381,6 +382,16 @@ export function QueryEditor({ query, onChange, onRunQuery, datasource }: Props) 
                 onBlur={onRunQuery}
               />
             </InlineField>
+            <InlineField label="Size" tooltip="Runs of this many requests, such as a matrix's size (100)">
+              <Input
+                id="bench-size"
+                width={12}
+                value={query.size ?? ''}
+                placeholder="any"
+                onChange={text('size')}
+                onBlur={onRunQuery}
+              />
+            </InlineField>
           </InlineFieldRow>
           <InlineFieldRow>
             <InlineField label="Labels" labelWidth={LABEL_WIDTH} tooltip="key=value pairs that a run must all have">
@@ -430,6 +441,10 @@ export function RunForm({ datasource, profiles, onStarted, onError }: RunFormPro
 
   const profileOptions = profiles.map((p) => ({ label: p.name, value: p.name, description: p.description }));
   const chosenProfile = profile || profiles[0]?.name || '';
+  // A batch-api profile's run is one Batch API job of a fixed number of
+  // requests: it has no duration bound.
+  const batchMode = loadMode === 'profile' && profiles.find((p) => p.name === chosenProfile)?.mode === MODE_BATCH_API;
+  const bound: BoundMode = batchMode ? 'requests' : boundMode;
 
   const spec = (): RunSpec => {
     const s: RunSpec = {};
@@ -447,7 +462,7 @@ export function RunForm({ datasource, profiles, onStarted, onError }: RunFormPro
       put('concurrency', concurrency.trim() ? Number(concurrency) : undefined);
       put('rate', rate.trim() ? Number(rate) : undefined);
     }
-    if (boundMode === 'requests') {
+    if (bound === 'requests') {
       put('requests', requests.trim() ? Number(requests) : undefined);
     } else {
       put('duration', duration.trim());
@@ -525,16 +540,23 @@ export function RunForm({ datasource, profiles, onStarted, onError }: RunFormPro
             </div>
           </InlineField>
           {loadMode === 'profile' ? (
-            <InlineField label="Profile name">
-              <Select
-                inputId="bench-form-profile"
-                data-testid="bencher-run-profile"
-                width={30}
-                options={profileOptions}
-                value={chosenProfile || null}
-                onChange={(v) => setProfile(v?.value ?? '')}
-              />
-            </InlineField>
+            <>
+              <InlineField label="Profile name">
+                <Select
+                  inputId="bench-form-profile"
+                  data-testid="bencher-run-profile"
+                  width={30}
+                  options={profileOptions}
+                  value={chosenProfile || null}
+                  onChange={(v) => setProfile(v?.value ?? '')}
+                />
+              </InlineField>
+              {batchMode && (
+                <span data-testid="bencher-run-batch-note">
+                  One Batch API job: makespan and throughput are measured; TTFT, ITL and TPOT do not exist (n/a).
+                </span>
+              )}
+            </>
           ) : (
             <>
               <InlineField label="Concurrency">
@@ -552,14 +574,19 @@ export function RunForm({ datasource, profiles, onStarted, onError }: RunFormPro
               <RadioButtonGroup<BoundMode>
                 options={[
                   { label: 'Requests', value: 'requests' },
-                  { label: 'Duration', value: 'duration' },
+                  {
+                    label: 'Duration',
+                    value: 'duration',
+                    description: batchMode ? 'A Batch API job holds a fixed number of requests' : undefined,
+                  },
                 ]}
-                value={boundMode}
+                disabledOptions={batchMode ? ['duration'] : []}
+                value={bound}
                 onChange={setBoundMode}
               />
             </div>
           </InlineField>
-          {boundMode === 'requests' ? (
+          {bound === 'requests' ? (
             <InlineField label="Request count">
               {input('bench-form-requests', 'bencher-run-requests', requests, setRequests, '100', 12)}
             </InlineField>

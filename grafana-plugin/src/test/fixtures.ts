@@ -50,8 +50,21 @@ export const runsBody = {
 
 export const profilesBody = {
   profiles: [
-    { name: 'high-parallelism', description: '50 concurrent requests, no retries', concurrency: 50, retries: 0 },
-    { name: 'inngest-style', description: 'a durable job queue', concurrency: 10, retries: 5 },
+    {
+      name: 'high-parallelism',
+      description: '50 concurrent requests, no retries',
+      mode: 'online',
+      concurrency: 50,
+      retries: 0,
+    },
+    { name: 'inngest-style', description: 'a durable job queue', mode: 'online', concurrency: 10, retries: 5 },
+    {
+      name: 'batch-api',
+      description: 'all requests as one Batch API job',
+      mode: 'batch-api',
+      concurrency: 0,
+      retries: 0,
+    },
   ],
 };
 
