@@ -35,6 +35,9 @@ func (p *plan) checkBatch(s spec) error {
 			"a batch holds a fixed number of requests", modeBatchAPI)
 	case s.rate > 0 || o.sweep != "":
 		return usagef("--mode %s: --rate and --sweep shape an online load; a batch is submitted whole", modeBatchAPI)
+	case o.shard.spec != "" || o.shard.startAt != "":
+		return usagef("--mode %s: --shard and --start-at split and time an online load over processes; "+
+			"a batch is one job that the server schedules (run it unsharded)", modeBatchAPI)
 	case o.warmup > 0:
 		return usagef("--mode %s: --warmup has no meaning for one batch job; leave it out", modeBatchAPI)
 	case o.batchPoll <= 0:

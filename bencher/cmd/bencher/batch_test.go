@@ -102,7 +102,9 @@ func TestBatchAPIUsageErrors(t *testing.T) {
 		"duration only":   {[]string{"run", "--mode", "batch-api", "--duration", "10s"}, "--mode batch-api: want --requests"},
 		"warmup":          {[]string{"run", "--mode", "batch-api", "--warmup", "2"}, "--warmup has no meaning"},
 		"poll":            {[]string{"run", "--mode", "batch-api", "--batch-poll", "0s"}, "--batch-poll 0s: want a positive interval"},
-		"profile clash":   {[]string{"run", "--profile", "inngest-style", "--mode", "batch-api"}, "--mode batch-api, but --profile inngest-style is a online profile"},
+		"profile clash":   {[]string{"run", "--profile", "inngest-style", "--mode", "batch-api"}, "--mode batch-api, but --profile inngest-style is a profile of the online mode"},
+		"shard":           {[]string{"run", "--mode", "batch-api", "--shard", "0/2", "--start-at", "2030-01-01T00:00:00Z", "--target", "http://127.0.0.1:9/v1"}, "--mode batch-api: --shard and --start-at split and time an online load"},
+		"start-at":        {[]string{"run", "--mode", "batch-api", "--start-at", "2030-01-01T00:00:00Z"}, "--mode batch-api: --shard and --start-at split and time an online load"},
 		"mode for matrix": {[]string{"matrix", "--mode", "batch-api"}, "--mode: matrix runs each profile in its own mode"},
 		"unknown mode":    {[]string{"run", "--mode", "offline"}, "--mode=offline: enum value must be one of online,batch-api"},
 	} {

@@ -27,7 +27,7 @@ func runCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, stdou
 			return fail(stderr, usageError{err})
 		}
 		if o.set.mode && o.mode != p.mode {
-			return fail(stderr, usagef("--mode %s, but --profile %s is a %s profile", o.mode, p.name, p.mode))
+			return fail(stderr, usagef("--mode %s, but --profile %s is a profile of the %s mode", o.mode, p.name, p.mode))
 		}
 		p.apply(o)
 	}
