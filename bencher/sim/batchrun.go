@@ -132,7 +132,7 @@ func (s *Server) stopped(ctx context.Context, b *batchJob, out *batchOutput, lef
 		switch {
 		case errors.Is(context.Cause(ctx), errShutdown):
 			return true
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || !time.Now().Before(b.expiresAt): // the clock: ctx's timer may not have fired yet
 			code = "batch_expired"
 		default:
 			return false
