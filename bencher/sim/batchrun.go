@@ -28,8 +28,11 @@ var errShutdown = errors.New("sim: server closed")
 type batchRuntime struct {
 	ctx   context.Context // cancelled with errShutdown by Close
 	stop  context.CancelCauseFunc
-	wg    sync.WaitGroup
 	slots chan struct{} // one per batch request held in the engine
+
+	mu     sync.Mutex // orders wg.Add before Close's wg.Wait
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func newBatchRuntime(slots int) *batchRuntime {
@@ -41,19 +44,27 @@ func newBatchRuntime(slots int) *batchRuntime {
 // their goroutines; their requests leave the engine. Serve calls it when
 // its context ends. The HTTP API keeps answering.
 func (s *Server) Close() {
+	s.run.mu.Lock()
+	s.run.closed = true
 	s.run.stop(errShutdown)
+	s.run.mu.Unlock()
 	s.run.wg.Wait()
 }
 
-// startBatch runs a new batch in the background and returns its view.
-func (s *Server) startBatch(b *batchJob) batchView {
-	_, view, _ := s.batches.batch(b.id)
+// startBatch runs a new batch in the background; it reports false, and
+// runs nothing, once the server is closed.
+func (s *Server) startBatch(b *batchJob) bool {
+	s.run.mu.Lock()
+	defer s.run.mu.Unlock()
+	if s.run.closed {
+		return false
+	}
 	s.run.wg.Add(1)
 	go func() {
 		defer s.run.wg.Done()
 		s.runBatch(b)
 	}()
-	return view
+	return true
 }
 
 func (s *Server) hook(b *batchJob, p batchPhase) {
