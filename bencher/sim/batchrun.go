@@ -82,12 +82,12 @@ func (s *Server) runBatch(b *batchJob) {
 		items []batchItem
 		errs  []lineError
 	)
-	if b.input == nil {
+	if data, ok := s.batches.inputData(b); ok {
+		items, errs = s.validateInput(b, data)
+	} else {
 		param := "input_file_id"
 		errs = []lineError{{Code: "invalid_request", Param: &param,
 			Message: "Cannot find file " + quoteID(b.inputFileID) + "."}}
-	} else {
-		items, errs = s.validateInput(b, b.input.data)
 	}
 	if s.stopped(ctx, b, nil, nil) {
 		return
@@ -179,7 +179,6 @@ func (s *Server) finish(b *batchJob, out *batchOutput, code string) {
 			b.status, b.cancelledAt = BatchCancelled, now
 		case code == "batch_expired":
 			b.status, b.expiredAt = BatchExpired, now
-		case b.status == BatchFailed:
 		default:
 			b.status, b.completedAt = BatchCompleted, now
 		}
