@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -584,6 +586,27 @@ func TestCloseStopsBatches(t *testing.T) {
 	v := getBatch(t, ts.URL, id)
 	assert.Equal(t, BatchInProgress, v.Status, "a stopped server's batch stays where it was")
 	assert.Equal(t, float64(2), value(scrape(t, ts.URL), "vllm:request_success_total", "finished_reason", "abort"))
+	code, body := apiCall(t, http.MethodPost, ts.URL+PathBatches,
+		map[string]any{"input_file_id": v.InputFileID, "endpoint": PathChatCompletions, "completion_window": "24h"}, nil)
+	assert.Equal(t, http.StatusServiceUnavailable, code, "a closed server runs no new batch: %s", body)
+}
+
+// TestServeStopsBatches: the batches end with the context of Serve.
+func TestServeStopsBatches(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s := New(slowEngine(), WithMaxNumSeqs(2), WithBatchShare(1))
+	base, wait, err := s.Start(ctx, "127.0.0.1:0")
+	require.NoError(t, err)
+	createBatch(t, base, upload(t, base, chatFile(4, 4000)), PathChatCompletions)
+	eventually(t, batchWait, func() bool { return value(scrape(t, base), "vllm:num_requests_running") == 2 },
+		"batch requests running")
+	cancel()
+	require.NoError(t, wait())
+	s.run.wg.Wait() // returns at once: Serve closed the batches before it returned
+	eventually(t, batchWait, func() bool { return testutil.ToFloat64(s.m.running)+testutil.ToFloat64(s.m.waiting) == 0 },
+		"the batch's requests leave the engine")
 }
 
 func TestBatchCreateRefusesBadRequests(t *testing.T) {

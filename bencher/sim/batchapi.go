@@ -317,7 +317,15 @@ func (s *Server) handleCreateBatch(w http.ResponseWriter, r *http.Request) int {
 	if apiErr := s.batches.addBatch(b); apiErr != nil {
 		return s.writeAPIError(w, apiErr)
 	}
-	view := s.startBatch(b)
+	_, view, _ := s.batches.batch(b.id) // validating: its goroutine has not started
+	if !s.startBatch(b) {
+		s.batches.update(b, func(b *batchJob) {
+			b.status, b.failedAt = BatchFailed, time.Now().Unix()
+			b.errors = []lineError{{Code: "server_shutting_down", Message: "The simulator was shutting down."}}
+		})
+		return s.writeAPIError(w, &apiError{status: http.StatusServiceUnavailable, typ: "server_error",
+			msg: "The simulator is shutting down; it runs no new batch."})
+	}
 	return s.writeJSON(w, http.StatusOK, view)
 }
 

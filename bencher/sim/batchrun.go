@@ -28,8 +28,11 @@ var errShutdown = errors.New("sim: server closed")
 type batchRuntime struct {
 	ctx   context.Context // cancelled with errShutdown by Close
 	stop  context.CancelCauseFunc
-	wg    sync.WaitGroup
 	slots chan struct{} // one per batch request held in the engine
+
+	mu     sync.Mutex // orders wg.Add before Close's wg.Wait
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func newBatchRuntime(slots int) *batchRuntime {
@@ -41,19 +44,27 @@ func newBatchRuntime(slots int) *batchRuntime {
 // their goroutines; their requests leave the engine. Serve calls it when
 // its context ends. The HTTP API keeps answering.
 func (s *Server) Close() {
+	s.run.mu.Lock()
+	s.run.closed = true
 	s.run.stop(errShutdown)
+	s.run.mu.Unlock()
 	s.run.wg.Wait()
 }
 
-// startBatch runs a new batch in the background and returns its view.
-func (s *Server) startBatch(b *batchJob) batchView {
-	_, view, _ := s.batches.batch(b.id)
+// startBatch runs a new batch in the background; it reports false, and
+// runs nothing, once the server is closed.
+func (s *Server) startBatch(b *batchJob) bool {
+	s.run.mu.Lock()
+	defer s.run.mu.Unlock()
+	if s.run.closed {
+		return false
+	}
 	s.run.wg.Add(1)
 	go func() {
 		defer s.run.wg.Done()
 		s.runBatch(b)
 	}()
-	return view
+	return true
 }
 
 func (s *Server) hook(b *batchJob, p batchPhase) {
@@ -71,12 +82,12 @@ func (s *Server) runBatch(b *batchJob) {
 		items []batchItem
 		errs  []lineError
 	)
-	if b.input == nil {
+	if data, ok := s.batches.inputData(b); ok {
+		items, errs = s.validateInput(b, data)
+	} else {
 		param := "input_file_id"
 		errs = []lineError{{Code: "invalid_request", Param: &param,
 			Message: "Cannot find file " + quoteID(b.inputFileID) + "."}}
-	} else {
-		items, errs = s.validateInput(b, b.input.data)
 	}
 	if s.stopped(ctx, b, nil, nil) {
 		return
@@ -132,7 +143,7 @@ func (s *Server) stopped(ctx context.Context, b *batchJob, out *batchOutput, lef
 		switch {
 		case errors.Is(context.Cause(ctx), errShutdown):
 			return true
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || !time.Now().Before(b.expiresAt): // the clock: ctx's timer may not have fired yet
 			code = "batch_expired"
 		default:
 			return false
@@ -168,7 +179,6 @@ func (s *Server) finish(b *batchJob, out *batchOutput, code string) {
 			b.status, b.cancelledAt = BatchCancelled, now
 		case code == "batch_expired":
 			b.status, b.expiredAt = BatchExpired, now
-		case b.status == BatchFailed:
 		default:
 			b.status, b.completedAt = BatchCompleted, now
 		}

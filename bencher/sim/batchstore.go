@@ -48,8 +48,9 @@ type lineError struct {
 	Line    *int    `json:"line"`
 }
 
-// batchJob is one batch. The fields above mu's line are set at creation
-// and read-only afterwards; the others are guarded by the store's mutex.
+// batchJob is one batch. The fields of the first group are set when the
+// batch is created (id and cancel by the store) and read-only afterwards;
+// the others are guarded by the store's mutex.
 type batchJob struct {
 	id          string
 	endpoint    string
@@ -67,7 +68,7 @@ type batchJob struct {
 	total, completed, failed                       int
 	errors                                         []lineError
 	outputFileID, errorFileID                      string
-	input                                          *fileObj // while the batch is unfinished
+	input                                          *fileObj // its input file, until it is done reading it
 }
 
 // finished reports whether a batch status is terminal.
@@ -238,6 +239,17 @@ func (st *batchStore) update(b *batchJob, change func(*batchJob)) batchView {
 		st.releaseInputLocked(b)
 	}
 	return b.view()
+}
+
+// inputData returns the content of a batch's input file, if the file was
+// there when the batch was created.
+func (st *batchStore) inputData(b *batchJob) ([]byte, bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if b.input == nil {
+		return nil, false
+	}
+	return b.input.data, true
 }
 
 // releaseInput lets the store drop a batch's input file again.

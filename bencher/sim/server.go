@@ -75,7 +75,10 @@ func New(opts ...Option) *Server {
 	s.modelJSON, _ = json.Marshal(cfg.model)
 	s.m = newMetrics(&s.cfg)
 	s.eng = newEngine(&s.cfg, s.m)
-	s.batches = newBatchStore(cfg.batchLimits, cfg.seed)
+	// Ids of files and batches differ from one server to the next, even
+	// with the same seed: a client that saw a restart must not mistake a
+	// new batch for the one it had.
+	s.batches = newBatchStore(cfg.batchLimits, cfg.seed^uint64(s.started.UnixNano()))
 	s.batchMux = s.newBatchMux()
 	s.run = newBatchRuntime(cfg.batchSlots())
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }

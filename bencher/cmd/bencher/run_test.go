@@ -108,6 +108,10 @@ func TestUsageErrors(t *testing.T) {
 			`--prometheus-gpu-selector: serverside: invalid selector "gpu=0"`},
 		{"selector without prometheus", []string{"run", "--prometheus-selector", `job="x"`}, "--prometheus-selector needs --prometheus-url"},
 		{"report of no document", []string{"report", good}, "good.jsonl"},
+		{"bad batch share", []string{"sim", "--batch-share", "1.5"}, "--batch-share 1.5: the share must be above 0 and at most 1"},
+		{"bad batch share of run", []string{"run", "--sim.batch-share", "0"}, "--sim.batch-share 0: the share must be above 0 and at most 1"},
+		{"bad batch limit", []string{"sim", "--batch-max-files", "0"}, "--batch-max-files 0: the limit must be at least 1"},
+		{"bad batch window", []string{"sim", "--batch-completion-window", "0s"}, "--batch-completion-window 0s: the window must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
