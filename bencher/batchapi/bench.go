@@ -49,6 +49,9 @@ type Outcome struct {
 	// none did: the run ended first).
 	Uploaded, Created time.Duration
 	InProgress, Done  *time.Duration
+	// DoneWithin is, with Done, the time between the poll before it and
+	// Done: the batch ended within it, so the makespan is this precise.
+	DoneWithin *time.Duration
 	// Polls counts the reads of the batch's status.
 	Polls int
 	// Timing says that the server reported per-request times (the
@@ -65,8 +68,9 @@ type Outcome struct {
 	// ErrorLines counts the lines of the error file, by error code.
 	ErrorLines map[string]int
 
-	answers []answer         // by request index
-	red     *secret.Redactor // the client's
+	lastSeen time.Duration    // when the last batch object was read
+	answers  []answer         // by request index
+	red      *secret.Redactor // the client's
 }
 
 // Bench runs reqs as one batch: it builds the input file, uploads it,
@@ -139,7 +143,10 @@ func (o *Outcome) observe(b Batch, at time.Duration) {
 	}
 	if o.Done == nil && Terminal(b.Status) {
 		o.Done = &at
+		within := at - o.lastSeen
+		o.DoneWithin = &within
 	}
+	o.lastSeen = at
 }
 
 // stop cancels a batch and waits for it to end.
@@ -231,7 +238,7 @@ func (o *Outcome) Section(poll time.Duration, red *secret.Redactor) *results.Bat
 		OutputFileID: red.Value(b.OutputFileID), ErrorFileID: red.Value(b.ErrorFileID),
 		FinalStatus: red.Value(b.Status), PollIntervalS: sec(poll), Polls: o.Polls,
 		UploadS: sec(o.Uploaded), CreatedS: sec(o.Created),
-		ToInProgressS: since(o.InProgress), MakespanS: since(o.Done),
+		ToInProgressS: since(o.InProgress), MakespanS: since(o.Done), MakespanWithinS: seconds(o.DoneWithin),
 		ServerSpanS:      seconds(o.ServerSpan),
 		RequestCounts:    results.BatchCounts(b.RequestCounts),
 		PerRequestTiming: o.Timing,

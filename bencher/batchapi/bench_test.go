@@ -38,6 +38,9 @@ func TestBenchAgainstSimulator(t *testing.T) {
 			assert.LessOrEqual(t, out.Uploaded, out.Created)
 			assert.LessOrEqual(t, out.Created, *out.InProgress)
 			assert.LessOrEqual(t, *out.InProgress, *out.Done)
+			require.NotNil(t, out.DoneWithin, "the makespan's resolution is known")
+			assert.Positive(t, *out.DoneWithin)
+			assert.Less(t, *out.DoneWithin, *out.Done, "it ended after the poll before")
 			assert.Positive(t, out.Polls)
 			assert.Equal(t, bencher.ModeBatchAPI, out.Result.Config.Mode)
 
@@ -324,4 +327,22 @@ func TestCustomIDs(t *testing.T) {
 	t.Parallel()
 	reqs := []bencher.Request{{ID: "a"}, {ID: "a"}, {ID: ""}, {ID: "request-4"}, {}}
 	assert.Equal(t, []string{"request-0", "request-1", "request-2", "request-4", "request-4_"}, customIDs(reqs))
+}
+
+// Polls come at a twentieth of the time waited, from MinPoll to the longest
+// interval given; an interval shorter than MinPoll is honoured.
+func TestPollIntervalGrowsWithTheWait(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ elapsed, longest, want time.Duration }{
+		{0, time.Second, MinPoll},
+		{500 * time.Millisecond, time.Second, MinPoll},
+		{2 * time.Second, time.Second, 100 * time.Millisecond},
+		{10 * time.Second, time.Second, 500 * time.Millisecond},
+		{time.Minute, time.Second, time.Second},
+		{time.Hour, time.Second, time.Second},
+		{time.Hour, 10 * time.Millisecond, 10 * time.Millisecond},
+		{0, 10 * time.Millisecond, 10 * time.Millisecond},
+	} {
+		assert.Equal(t, tt.want, pollInterval(tt.elapsed, tt.longest), "after %s, at most %s", tt.elapsed, tt.longest)
+	}
 }

@@ -30,6 +30,7 @@ func batchRows(b *results.Batch) []batchRow {
 		{"upload_s", "Upload (s):", f3(b.UploadS)},
 		{"to_in_progress_s", "Time to in_progress (s):", optS(b.ToInProgressS)},
 		{"makespan_s", "Makespan, created to ended (s):", optS(b.MakespanS)},
+		{"makespan_within_s", "Makespan resolution (s):", optS(b.MakespanWithinS)},
 		{"server_span_s", "Server span, queued to done (s):", optS(b.ServerSpanS)},
 		{"requests", "Completed/failed/expired/cancelled:", strings.Join([]string{strconv.Itoa(b.Completed),
 			strconv.Itoa(b.Failed), strconv.Itoa(b.Expired), strconv.Itoa(b.Cancelled)}, " / ")},
@@ -37,7 +38,7 @@ func batchRows(b *results.Batch) []batchRow {
 			strconv.Itoa(b.RequestCounts.Total), strconv.Itoa(b.RequestCounts.Completed),
 			strconv.Itoa(b.RequestCounts.Failed)}, " / ")},
 		{"per_request_timing", "Per-request timing from the server:", timing},
-		{"polls", "Polls (interval s):", strconv.Itoa(b.Polls) + " (" + f2(b.PollIntervalS) + ")"},
+		{"polls", "Polls (longest interval s):", strconv.Itoa(b.Polls) + " (" + f2(b.PollIntervalS) + ")"},
 	}
 	if len(b.Errors) > 0 {
 		rows = append(rows, batchRow{"errors", "Batch errors:", oneLine(strings.Join(b.Errors, "; "), 200)})

@@ -38,13 +38,13 @@ func batchDoc(t *testing.T, id string) *results.Document {
 	}
 	gates, err := gate.Parse("ttft_p95<=200ms,output_throughput>=50", stats.IsValueName)
 	require.NoError(t, err)
-	toRun, makespan, span := 0.3, 4.0, 3.82
+	toRun, makespan, within, span := 0.3, 4.0, 0.2, 3.82
 	return results.New(res, results.Meta{
 		ID: id, Profile: "batch-api", Gates: gates, Simulated: true, Host: "bench-host", BencherVersion: "v0.1.0",
 		Workload: results.Workload{Source: results.SourceSynthetic, InputTokens: "100", OutputTokens: "50:90", Seed: 1},
 		Batch: &results.Batch{ID: "batch_abc", Endpoint: "/v1/chat/completions", InputFileID: "file-in",
 			OutputFileID: "file-out", ErrorFileID: "file-err", FinalStatus: "completed", PollIntervalS: 0.5, Polls: 9,
-			UploadS: 0.0123, CreatedS: 0.1, ToInProgressS: &toRun, MakespanS: &makespan, ServerSpanS: &span,
+			UploadS: 0.0123, CreatedS: 0.1, ToInProgressS: &toRun, MakespanS: &makespan, MakespanWithinS: &within, ServerSpanS: &span,
 			RequestCounts: results.BatchCounts{Total: 40, Completed: 38, Failed: 2}, PerRequestTiming: true},
 	})
 }

@@ -18,8 +18,8 @@ type Batch struct {
 	// FinalStatus is the last status a poll saw: completed, failed,
 	// expired or cancelled, or another when the run ended first.
 	FinalStatus string `json:"final_status"`
-	// PollIntervalS is the interval between polls; Polls their number.
-	// The times below are as precise as the interval.
+	// PollIntervalS is the longest interval between polls (they come
+	// more often early in a job: see MakespanWithinS); Polls their number.
 	PollIntervalS float64 `json:"poll_interval_s"`
 	Polls         int     `json:"polls"`
 	// UploadS is when the upload of the input file was answered;
@@ -33,6 +33,10 @@ type Batch struct {
 	// the batch in a terminal status: the window of the summary's
 	// throughputs.
 	MakespanS *float64 `json:"makespan_s,omitempty"`
+	// MakespanWithinS is the time between the last poll that saw the
+	// batch still running and the first that saw it ended: the batch
+	// ended within it, so MakespanS is at most this much too long.
+	MakespanWithinS *float64 `json:"makespan_within_s,omitempty"`
 	// ServerSpanS is, where the server reported per-request times, the
 	// time from its first request queued to its last finished, by the
 	// server's clock: the job's length without the polls' granularity

@@ -126,8 +126,9 @@ func addLoadFlags(f flagger, o *loadOptions) {
 		"(all as one OpenAI Batch API job: upload, create, poll, download; measures the job's makespan, time to "+
 		"in_progress and throughput; TTFT, ITL and TPOT do not exist, n/a). Default online, or the profile's.").
 		Default(modeOnline).IsSetByUser(&o.set.mode).EnumVar(&o.mode, modeOnline, modeBatchAPI)
-	f.Flag("batch-poll", "batch-api: interval between reads of the batch's status (a 429 or 503 is waited out for its "+
-		"Retry-After); the times measured are as precise as it. --duration bounds the whole job: a batch not ended "+
+	f.Flag("batch-poll", "batch-api: the longest interval between reads of the batch's status: they come every "+
+		"twentieth of the time waited so far, from 50ms up to this, so the makespan is timed to about 5% or this "+
+		"(a 429 or 503 is waited out for its Retry-After). --duration bounds the whole job: a batch not ended "+
 		"by then is cancelled.").Default(batchapi.DefaultPoll.String()).DurationVar(&o.batchPoll)
 	addWorkloadFlags(f, o)
 	addOutputFlags(f, o)
