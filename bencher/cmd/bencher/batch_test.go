@@ -19,6 +19,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/gate"
 	"github.com/benchstation/benchstation/bencher/report"
 	"github.com/benchstation/benchstation/bencher/results"
+	"github.com/benchstation/benchstation/bencher/sim"
 )
 
 // fastBatch returns the flags of a quick batch-api run against the
@@ -238,4 +239,39 @@ func onlineOnlyTarget(t *testing.T) string {
 	}))
 	t.Cleanup(ts.Close)
 	return ts.URL + "/v1"
+}
+
+// A matrix of the default profiles against a server without a Batch API
+// leaves batch-api out, saying so, instead of ending with runs that all
+// failed; named in --profiles, it is run, and fails saying why.
+func TestMatrixLeavesOutAMissingBatchAPI(t *testing.T) {
+	t.Parallel()
+	s := sim.New(sim.WithZeroDelay(), sim.WithModel("m"))
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/files") || strings.HasPrefix(r.URL.Path, "/v1/batches") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"detail":"Not Found"}`)
+			return
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close)
+
+	dir := t.TempDir()
+	r := runInProcess(t, "matrix", "--target", ts.URL+"/v1", "--sizes", "2", "--results-dir", dir, "--allow-saturated")
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "bencher: the target serves no Batch API (GET "+ts.URL+"/v1/batches?limit=1 answered 404 Not Found): "+
+		"the matrix leaves out the batch-api profile")
+	assert.Contains(t, r.stdout, "high-parallelism n=2")
+	assert.Contains(t, r.stdout, "inngest-style n=2")
+	assert.NotContains(t, r.stdout, "batch-api")
+	assert.Len(t, documents(t, dir), 2)
+
+	dir = t.TempDir()
+	r = runInProcess(t, "matrix", "--target", ts.URL+"/v1", "--sizes", "2", "--results-dir", dir, "--allow-saturated",
+		"--profiles", "high-parallelism,batch-api")
+	assert.Equal(t, exitError, r.code, r.stderr)
+	assert.NotContains(t, r.stderr, "leaves out")
+	assert.Contains(t, r.stderr, "the target serves no Batch API: leave out --mode batch-api, or the batch-api profile")
 }

@@ -189,8 +189,8 @@ func TestHelpListsProfilesAndExitCodes(t *testing.T) {
 	p := start(t, "--help")
 	require.Equal(t, exitOK, p.wait(t, 20*time.Second))
 	help := p.stdout.String()
-	for _, want := range []string{"high-parallelism", "inngest-style", "Exit codes", "130  interrupted", "3    an --slo gate",
-		"2    usage error", "1    runtime error", "\nrun ", "\nmatrix ", "\nsim ", "\nreport ", "\ncompare "} {
+	for _, want := range []string{"high-parallelism", "inngest-style", "batch-api", "Exit codes", "130  interrupted", "3    an --slo gate",
+		"2    usage error", "1    runtime error", "\nrun ", "\nmatrix ", "\nsim ", "\nreport ", "\ncompare ", "\nmerge "} {
 		assert.True(t, strings.Contains(help, want), "--help lacks %q", want)
 	}
 	p = start(t, "run", "--help")
@@ -199,7 +199,7 @@ func TestHelpListsProfilesAndExitCodes(t *testing.T) {
 		"--burstiness=", "--input-tokens=", "--output-tokens=", "--seed=", "--retries=", "--profile=", "--sweep=", "--results-dir=",
 		"--slo=", "--metrics-listen=", "--format=", "--junit=", "--api-key-file=", "--header=", "--timeout=", "--warmup=",
 		"--max-error-rate=", "--[no-]ignore-eos", "--prefix-share=", "--dataset=", "--batch-file=", "--[no-]record-outputs",
-		"--[no-]stream", "--name=", "--label=", "--request-slo="} {
+		"--[no-]stream", "--name=", "--label=", "--request-slo=", "--mode=", "--batch-poll=", "--shard=", "--start-at=", "--run-id="} {
 		assert.True(t, strings.Contains(p.stdout.String(), flag), "run --help lacks %s", flag)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,9 @@ func matrixCommand(ctx context.Context, o *loadOptions, red *secret.Redactor, st
 	p, err := newPlan(o, red)
 	if err != nil {
 		return fail(stderr, err)
+	}
+	if !o.set.profiles && o.target != "" {
+		profs = withoutMissingBatchAPI(ctx, p, profs, stderr)
 	}
 	matrixID := results.NewID(time.Now())
 	var specs []spec
@@ -104,4 +109,41 @@ func applyFaults(o *loadOptions) error {
 		f.RetryAfter = time.Second
 	}
 	return nil
+}
+
+// withoutMissingBatchAPI leaves the batch-api profile out of the default
+// profiles when the target plainly serves no Batch API (GET /batches
+// answers 404, 405 or 501, as a plain vllm serve does), saying so: a
+// matrix of the default profiles against such a server would otherwise
+// end with runs that all failed. Any other answer keeps the profile, and
+// its run says what went wrong.
+func withoutMissingBatchAPI(ctx context.Context, p *plan, profs []profile, stderr io.Writer) []profile {
+	i := slices.IndexFunc(profs, func(pr profile) bool { return pr.mode == modeBatchAPI })
+	if i < 0 {
+		return profs
+	}
+	hc, base, err := p.targetClient()
+	if err != nil {
+		return profs
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	where := results.RedactURL(strings.TrimRight(base, "/")) + "/batches?limit=1"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/batches?limit=1", nil)
+	if err != nil {
+		return profs
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return profs
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxProbeBody))
+	_ = resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		fmt.Fprintf(stderr, "bencher: the target serves no Batch API (GET %s answered %s): the matrix leaves out "+
+			"the %s profile (name it in --profiles to run it anyway)\n", where, resp.Status, profs[i].name)
+		return slices.Delete(slices.Clone(profs), i, i+1)
+	}
+	return profs
 }

@@ -86,7 +86,7 @@ type loadOptions struct {
 // setByUser says which flags were given, so that a profile only changes
 // the others.
 type setByUser struct {
-	requests, concurrency, retries, retryBase, retryMax, api, output, mode bool
+	requests, concurrency, retries, retryBase, retryMax, api, output, mode, profiles bool
 }
 
 // addLoadFlags adds the flags shared by run and matrix.

@@ -114,7 +114,8 @@ func newApp(stdout, stderr io.Writer, c *cli) *kingpin.Application {
 
 	matrixCmd := app.Command("matrix", "Run every profile at every size and compare them in one table.")
 	addLoadFlags(matrixCmd, &c.matrix)
-	matrixCmd.Flag("profiles", "Comma-separated profiles to run.").Default(strings.Join(profileNames(), ",")).StringVar(&c.matrix.profiles)
+	matrixCmd.Flag("profiles", "Comma-separated profiles to run (default: all; batch-api is left out, with a note, when the --target "+
+		"answers GET /v1/batches with 404).").Default(strings.Join(profileNames(), ",")).IsSetByUser(&c.matrix.set.profiles).StringVar(&c.matrix.profiles)
 	matrixCmd.Flag("sizes", "Comma-separated run sizes, in requests.").Default("10,100,5000").StringVar(&c.matrix.sizes)
 	matrixCmd.Flag("faults", "Faults the built-in simulator injects: none, or demo ("+demoFaultsHelp+
 		"), which shows why retries matter. Explicit --sim.fault.* flags win.").
