@@ -70,7 +70,7 @@ func gpuRules() []*alerting.RuleBuilder {
 		promRule("benchstation-exporter-down", "Exporter down", critical, "2m",
 			`min by (instance) (up{job="benchstation-exporter"})`, lt(1),
 			"Prometheus cannot scrape benchstation-exporter at {{ $labels.instance }}.",
-			"docker compose ps exporter; docker compose logs exporter. No GPU alert can fire while it is down.").
+			"Look at the exporter's state and log: docker compose ps exporter and docker compose logs exporter, or on Kubernetes kubectl get pods and kubectl logs of the benchstation exporter DaemonSet on that node. No GPU alert can fire while it is down.").
 			NoDataState(alerting.RuleNoDataStateAlerting),
 		// One series per exporter whose NVML is up: the number of GPUs it
 		// found, 0 when none. No data means no exporter has NVML up, which
@@ -93,7 +93,7 @@ func vllmRules() []*alerting.RuleBuilder {
 		promRule("benchstation-vllm-down", "vLLM down", critical, "5m",
 			`min by (instance) (up{job="vllm"}) or on () (absent(up{job="vllm"}) - 1)`, lt(1),
 			"{{ with $labels.instance }}Prometheus cannot scrape vLLM at {{ . }}{{ else }}Prometheus has no vLLM target (job vllm){{ end }}: the server is down or still loading its model.",
-			"docker compose ps vllm; docker compose logs vllm: a model still loading answers after a few minutes, an out-of-memory or CUDA error at start-up does not. Check that job vllm of prometheus.yml points at the server.").
+			"Look at the server's state and log (docker compose ps vllm and docker compose logs vllm, or kubectl logs of its pod): a model still loading answers after a few minutes, an out-of-memory or CUDA error at start-up does not. Check that the scrape job vllm (prometheus.yml, or the chart's vLLM ServiceMonitor) points at the server.").
 			NoDataState(alerting.RuleNoDataStateAlerting),
 		// What the clients saw, from the API server's HTTP counts (vLLM's
 		// prometheus-fastapi-instrumentator, status grouped as 2xx, 4xx,
