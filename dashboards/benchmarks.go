@@ -85,9 +85,12 @@ func modesPanels(d *dashboard.DashboardBuilder) {
 				"includeByName": map[string]bool{"time": true, "profile": true, "mode": true, "requests": true,
 					"makespan_s": true, "to_in_progress_s": true, "request_throughput": true, "output_throughput": true,
 					"ttft_p50": true, "ttft_p95": true, "e2el_p95": true, "success_rate": true, "name": true},
-				"indexByName": map[string]int{"time": 0, "profile": 1, "mode": 2, "requests": 3, "makespan_s": 4,
-					"to_in_progress_s": 5, "request_throughput": 6, "output_throughput": 7, "ttft_p50": 8, "ttft_p95": 9,
-					"e2el_p95": 10, "success_rate": 11, "name": 12},
+				// Grafana orders by display name (the frame's displayNameFromDS),
+				// not by field name: mode and makespan come first, not off
+				// the table's right edge.
+				"indexByName": map[string]int{"Start": 0, "Profile": 1, "Mode": 2, "Requests": 3, "Makespan": 4,
+					"Time to in_progress": 5, "Request throughput": 6, "Output throughput": 7, "TTFT p50": 8,
+					"TTFT p95": 9, "E2EL p95": 10, "Success rate": 11, "Name": 12},
 			})).
 			SortBy([]cog.Builder[common.TableSortByFieldState]{
 				common.NewTableSortByFieldStateBuilder().DisplayName("Start").Desc(true)}))

@@ -15,6 +15,40 @@ interface PanelModel {
   panels?: PanelModel[];
 }
 
+/** A dashboard's JSON model: its panels and its variables. */
+interface DashboardModel {
+  panels: PanelModel[];
+  templating?: { list?: Array<{ name: string; current?: { value?: string | string[] } }> };
+}
+
+/** The variables' values the dashboard opens with, by name: its defaults,
+ * then those the URL sets. */
+function variables(model: DashboardModel, set: Record<string, string> = {}): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const v of model.templating?.list ?? []) {
+    const value = v.current?.value;
+    vars.set(v.name, Array.isArray(value) ? value.join(', ') : (value ?? ''));
+  }
+  for (const [name, value] of Object.entries(set)) {
+    vars.set(name, value);
+  }
+  return vars;
+}
+
+/** The URL parameters that open a dashboard at from..now with vars set. */
+function dashboardParams(from: string, vars: Record<string, string> = {}): URLSearchParams {
+  const params = new URLSearchParams({ from, to: 'now' });
+  for (const [name, value] of Object.entries(vars)) {
+    params.set(`var-${name}`, value);
+  }
+  return params;
+}
+
+/** A panel's title as Grafana shows it: its variables replaced by their values. */
+function shownTitle(title: string, vars: Map<string, string>): string {
+  return title.replace(/\$\{?(\w+)\}?/g, (whole, name: string) => vars.get(name) ?? whole);
+}
+
 /** What a panel shows at one moment. */
 interface Seen {
   /** The error icon's label, when the panel is in an error state. */
@@ -35,7 +69,8 @@ function flatten(panels: PanelModel[]): PanelModel[] {
 
 /** Reads what the panel shows now. */
 async function look(panel: Locator, errorIcon: Locator): Promise<Seen> {
-  const error = (await errorIcon.count()) > 0 ? ((await errorIcon.first().getAttribute('aria-label')) ?? 'error') : null;
+  const error =
+    (await errorIcon.count()) > 0 ? ((await errorIcon.first().getAttribute('aria-label')) ?? 'error') : null;
   const msg = panel.getByTestId('data-testid Panel data error message');
   return {
     error,
@@ -65,7 +100,10 @@ function drawn(kind: Expectation['shows'], seen: Seen, title: string): boolean {
 
 /** Hovers the error icon to read the panel's error message. */
 async function errorText(page: Page, icon: Locator): Promise<string> {
-  await icon.first().hover().catch(() => undefined);
+  await icon
+    .first()
+    .hover()
+    .catch(() => undefined);
   const tip = page.locator('[role="tooltip"]');
   return (await tip.count()) > 0 ? (await tip.first().innerText()).trim() : 'error';
 }
@@ -103,11 +141,18 @@ async function settle(panel: Locator, errorIcon: Locator, kind: Expectation['sho
 }
 
 /** Checks every panel of the dashboard uid and returns its problems. */
-async function checkPanels(page: Page, dashboard: DashboardPage, panels: PanelModel[], uid: string): Promise<string[]> {
+async function checkPanels(
+  page: Page,
+  dashboard: DashboardPage,
+  model: DashboardModel,
+  uid: string,
+  set: Record<string, string> = {}
+): Promise<string[]> {
   const problems: string[] = [];
-  for (const p of panels) {
+  const vars = variables(model, set);
+  for (const p of flatten(model.panels)) {
     const want = expectations(uid, p.type, p.title);
-    const panel = dashboard.getPanelByTitle(p.title);
+    const panel = dashboard.getPanelByTitle(shownTitle(p.title, vars));
     // The dashboard may still be mounting its grid, and panels out of view
     // are not in the page: look from the top down until the panel is there.
     // (plugin-e2e's scrollIntoView scrolls only down from the first screen,
@@ -144,9 +189,11 @@ async function checkPanels(page: Page, dashboard: DashboardPage, panels: PanelMo
   return problems;
 }
 
-const dashboards = [
+const dashboards: Array<{ uid: string; from: string; vars?: Record<string, string> }> = [
   { uid: 'benchstation-gpu-vllm', from: 'now-15m' },
-  { uid: 'benchstation-benchmarks', from: 'now-30m' },
+  // The modes row compares the runs of one size: the suite's runs have 40
+  // requests.
+  { uid: 'benchstation-benchmarks', from: 'now-30m', vars: { size: '40' } },
   { uid: 'benchstation-batch-jobs', from: 'now-15m' },
 ];
 
@@ -154,15 +201,12 @@ for (const d of dashboards) {
   test(`every panel of ${d.uid} draws`, async ({ gotoDashboardPage, page, request }) => {
     const resp = await request.get(`/api/dashboards/uid/${d.uid}`);
     expect(resp.ok(), `GET /api/dashboards/uid/${d.uid}`).toBeTruthy();
-    const model = (await resp.json()).dashboard as { panels: PanelModel[] };
+    const model = (await resp.json()).dashboard as DashboardModel;
     const panels = flatten(model.panels);
     expect(panels.length).toBeGreaterThan(0);
 
-    const dashboard = await gotoDashboardPage({
-      uid: d.uid,
-      queryParams: new URLSearchParams({ from: d.from, to: 'now' }),
-    });
-    const problems = (await checkPanels(page, dashboard, panels, d.uid)).filter((p) => !exempt(d.uid, p));
+    const dashboard = await gotoDashboardPage({ uid: d.uid, queryParams: dashboardParams(d.from, d.vars) });
+    const problems = (await checkPanels(page, dashboard, model, d.uid, d.vars)).filter((p) => !exempt(d.uid, p));
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: `${out}/${d.uid}.png`, fullPage: true });
     expect(problems, `${d.uid}: ${problems.length} of ${panels.length} panels do not draw`).toEqual([]);
@@ -175,9 +219,9 @@ for (const d of dashboards) {
 test('the Benchmarks dashboard before any run has no error @empty', async ({ gotoDashboardPage, page, request }) => {
   const uid = 'benchstation-benchmarks';
   const resp = await request.get(`/api/dashboards/uid/${uid}`);
-  const panels = flatten(((await resp.json()).dashboard as { panels: PanelModel[] }).panels);
+  const model = (await resp.json()).dashboard as DashboardModel;
   const dashboard = await gotoDashboardPage({ uid, queryParams: new URLSearchParams({ from: 'now-30m', to: 'now' }) });
-  const problems = (await checkPanels(page, dashboard, panels, uid))
+  const problems = (await checkPanels(page, dashboard, model, uid))
     // No run: the bencher's panels have nothing to draw yet.
     .filter((p) => !/: (says "No data"|no (canvas|table|value|text) drawn)/.test(p));
   await page.evaluate(() => window.scrollTo(0, 0));
