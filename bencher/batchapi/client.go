@@ -46,6 +46,9 @@ type Client struct {
 	hc      *http.Client
 	red     *secret.Redactor
 	timeout time.Duration
+	// attempts and backoff bound the retries of uploads and creates.
+	attempts int
+	backoff  time.Duration
 }
 
 // Option configures a Client.
@@ -57,6 +60,9 @@ type settings struct {
 	red     *secret.Redactor
 	hc      *http.Client
 	timeout time.Duration
+	// attempts and backoff: see WithSubmitRetries.
+	attempts int
+	backoff  time.Duration
 }
 
 // WithAPIKey sends key as a bearer token, to the target's origin only.
@@ -124,7 +130,15 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Client{base: u.String(), path: u.Path, hc: hc, red: red, timeout: timeout}, nil
+	attempts, backoff := s.attempts, s.backoff
+	if attempts <= 0 {
+		attempts = DefaultSubmitAttempts
+	}
+	if backoff <= 0 {
+		backoff = DefaultSubmitBackoff
+	}
+	return &Client{base: u.String(), path: u.Path, hc: hc, red: red, timeout: timeout,
+		attempts: attempts, backoff: backoff}, nil
 }
 
 // Error is an answer of the server's that is not a success.
@@ -272,7 +286,8 @@ func (c *Client) do(ctx context.Context, method, rel string, body io.Reader, cty
 }
 
 // UploadFile uploads data as a file of purpose "batch" named name
-// (POST /files, multipart).
+// (POST /files, multipart). An answer 429, 502, 503 or 504 is retried
+// (see WithSubmitRetries).
 func (c *Client) UploadFile(ctx context.Context, name string, data []byte) (File, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -290,7 +305,11 @@ func (c *Client) UploadFile(ctx context.Context, name string, data []byte) (File
 		return File{}, err
 	}
 	var f File
-	if err := c.do(ctx, http.MethodPost, "/files", &buf, mw.FormDataContentType(), &f); err != nil {
+	err = c.withRetries(ctx, uploadRetryable, func() error {
+		f = File{}
+		return c.do(ctx, http.MethodPost, "/files", bytes.NewReader(buf.Bytes()), mw.FormDataContentType(), &f)
+	})
+	if err != nil {
 		return File{}, err
 	}
 	if f.ID == "" {
@@ -321,7 +340,9 @@ type CreateRequest struct {
 }
 
 // CreateBatch creates a batch (POST /batches). An empty CompletionWindow
-// is "24h", the only window OpenAI offers.
+// is "24h", the only window OpenAI offers. An answer 429 or 503 is
+// retried (see WithSubmitRetries); a 502 or 504 is not, since the server
+// behind the gateway may have created the batch.
 func (c *Client) CreateBatch(ctx context.Context, r CreateRequest) (Batch, error) {
 	if r.CompletionWindow == "" {
 		r.CompletionWindow = "24h"
@@ -331,7 +352,16 @@ func (c *Client) CreateBatch(ctx context.Context, r CreateRequest) (Batch, error
 		return Batch{}, err
 	}
 	var b Batch
-	if err := c.do(ctx, http.MethodPost, "/batches", bytes.NewReader(body), "application/json", &b); err != nil {
+	err = c.withRetries(ctx, createRetryable, func() error {
+		b = Batch{}
+		return c.do(ctx, http.MethodPost, "/batches", bytes.NewReader(body), "application/json", &b)
+	})
+	var apiErr *Error
+	if errors.As(err, &apiErr) && apiErr.Temporary() && !createRetryable(apiErr) {
+		return Batch{}, fmt.Errorf("%w (not repeated: the server behind the gateway may have created the batch "+
+			"all the same; look for it with GET %s/batches)", err, c.path)
+	}
+	if err != nil {
 		return Batch{}, err
 	}
 	if b.ID == "" {

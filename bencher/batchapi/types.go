@@ -32,6 +32,13 @@ const (
 	StatusCancelled  = "cancelled"
 )
 
+// Statuses lists the statuses of a batch, in the order a batch goes
+// through them.
+func Statuses() []string {
+	return []string{StatusValidating, StatusInProgress, StatusFinalizing, StatusCompleted, StatusFailed,
+		StatusExpired, StatusCancelling, StatusCancelled}
+}
+
 // Terminal reports whether a batch in status will not change any more:
 // completed, failed, expired or cancelled. An unknown status is not.
 func Terminal(status string) bool {

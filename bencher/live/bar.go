@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -86,6 +88,10 @@ func (b *Bar) Line(s Snapshot) string {
 	if b.opts.Label != "" {
 		sb.WriteString(b.opts.Label + " ")
 	}
+	if s.Batch != nil || (b.run != nil && b.run.IsBatch()) {
+		b.batchLine(&sb, s, reqRate)
+		return sb.String()
+	}
 	done := s.OK + s.Failed
 	switch {
 	case b.opts.Total > 0:
@@ -105,6 +111,44 @@ func (b *Bar) Line(s Snapshot) string {
 		sb.WriteString("  " + clock(s.Elapsed))
 	}
 	return sb.String()
+}
+
+// batchLine writes the line of a batch run: the server's counts at the
+// latest poll, against the batch's total (or, until the server counted
+// them, the requests submitted), and the batch's status. A batch reports
+// no tokens, nothing in flight and no TTFT until it ends: they are left
+// out.
+func (b *Bar) batchLine(sb *strings.Builder, s Snapshot, reqRate float64) {
+	if s.Batch == nil {
+		fmt.Fprintf(sb, "batch submitting  %s", clock(s.Elapsed))
+		return
+	}
+	done, total := s.Batch.Done(), s.Batch.Total
+	if total <= 0 {
+		total = int64(b.opts.Total)
+	}
+	if total > 0 {
+		frac := float64(done) / float64(total)
+		fmt.Fprintf(sb, "%s %d/%d %3d%%  ", bar(frac), done, total, int(100*min(frac, 1)))
+	} else {
+		fmt.Fprintf(sb, "%d done  ", done)
+	}
+	fmt.Fprintf(sb, "batch %s  failed %d  %s req/s  %s", batchStatusText(s.Batch.Status), s.Batch.Failed, human(reqRate),
+		clock(s.Elapsed))
+}
+
+// batchStatusText returns a batch status for a terminal: a known one as
+// it is, any other quoted (so that no control character reaches the
+// terminal) and cut to a readable length.
+func batchStatusText(status string) string {
+	if slices.Contains(batchStatuses, status) {
+		return status
+	}
+	const max = 32
+	if r := []rune(status); len(r) > max {
+		status = string(r[:max]) + "…"
+	}
+	return strconv.Quote(status)
 }
 
 // rates adds s to the window and returns the requests and output tokens

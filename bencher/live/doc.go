@@ -24,6 +24,10 @@
 //	bencher_time_to_first_token_seconds{run_id,profile}                 histogram
 //	bencher_inter_token_latency_seconds{run_id,profile}                 histogram
 //	bencher_e2e_request_latency_seconds{run_id,profile}                 histogram
+//	bencher_batch_requests{run_id,profile}                              gauge
+//	bencher_batch_requests_completed{run_id,profile}                    gauge
+//	bencher_batch_requests_failed{run_id,profile}                       gauge
+//	bencher_batch_status{run_id,profile,status}                         gauge, 1 or 0
 //
 // outcome is "ok" or one of the closed set of bencher.ErrorClass values
 // ([Outcomes]); no label ever holds a per-request value. The histograms have
@@ -31,6 +35,13 @@
 // one dashboard. Counters include warm-up requests (they are load the server
 // saw); the histograms count successful requests only, as the summary does.
 // The Go and process collectors of the bencher itself are served too.
+//
+// A batch run (mode batch_api: one OpenAI Batch API job) has no records
+// until its batch has ended, so it has none of the per-request series
+// (requests, in flight, attempts, tokens, latencies: absent, never 0).
+// Its progress is what the server reports at each poll of the batch
+// ([Run.ObserveBatch]): the bencher_batch_* gauges hold the batch's
+// request_counts and status, from the first poll on.
 //
 // The progress line is meant for a terminal only: [IsTerminal] tells whether
 // a file is one, so that CI logs stay clean.

@@ -186,8 +186,13 @@ func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // add registers a run and returns its series, resolved once so that
-// observing a record does no label lookup.
+// observing a record does no label lookup. A batch run has no per-request
+// series (nil): its records are not known until the batch ends.
 func (m *Metrics) add(r *Run) *runMetrics {
+	m.runs.add(r)
+	if r.IsBatch() {
+		return nil
+	}
 	id, profile := r.info.ID, r.info.Profile
 	rm := &runMetrics{
 		attempts: m.attempts.WithLabelValues(id, profile),
@@ -200,7 +205,6 @@ func (m *Metrics) add(r *Run) *runMetrics {
 	for i, o := range Outcomes() {
 		rm.requests[i] = m.requests.WithLabelValues(id, profile, o)
 	}
-	m.runs.add(r)
 	return rm
 }
 
@@ -231,9 +235,11 @@ func (m *runMetrics) observe(rec *bencher.Record) {
 }
 
 // runsCollector sends the per-run gauges at scrape time: the info gauge,
-// the start time and the requests in flight (read from the runner).
+// the start time and the requests in flight (read from the runner), and a
+// batch run's batch gauges instead of the requests in flight.
 type runsCollector struct {
 	info, start, inFlight *prometheus.Desc
+	batch                 batchDescs
 
 	mu   sync.Mutex
 	runs []*Run
@@ -248,6 +254,7 @@ func newRunsCollector() *runsCollector {
 			[]string{LabelRunID, LabelProfile}, nil),
 		inFlight: prometheus.NewDesc(name("requests_in_flight"), "Requests of the run being sent, received or waiting to be retried.",
 			[]string{LabelRunID, LabelProfile}, nil),
+		batch: newBatchDescs(),
 	}
 }
 
@@ -268,6 +275,7 @@ func (c *runsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.info
 	ch <- c.start
 	ch <- c.inFlight
+	c.batch.describe(ch)
 }
 
 // Collect sends the gauges of every run.
@@ -282,6 +290,10 @@ func (c *runsCollector) Collect(ch chan<- prometheus.Metric) {
 		if t := r.startTime(); !t.IsZero() {
 			ch <- prometheus.MustNewConstMetric(c.start, prometheus.GaugeValue,
 				float64(t.UnixNano())/1e9, i.ID, i.Profile)
+		}
+		if r.IsBatch() {
+			c.batch.collect(ch, r)
+			continue
 		}
 		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(r.inFlight()), i.ID, i.Profile)
 	}

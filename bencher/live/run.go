@@ -39,13 +39,15 @@ type Run struct {
 	ok, failed    atomic.Int64
 	input, output atomic.Int64
 	ttft          sketch
+	batch         atomic.Pointer[BatchProgress] // a batch run's latest poll
 }
 
 var _ bencher.Observer = (*Run)(nil)
 
 // NewRun returns the observer of a run. With m not nil, the run's series
 // are added to m's registry; they stay there (with their final values)
-// when the run is over.
+// when the run is over. A run whose info.Mode is bencher.ModeBatchAPI is a
+// batch run: see [Run.IsBatch].
 func NewRun(info RunInfo, m *Metrics) *Run {
 	r := &Run{info: info, owner: m}
 	if m != nil {
@@ -57,14 +59,17 @@ func NewRun(info RunInfo, m *Metrics) *Run {
 // Info returns the run's identity.
 func (r *Run) Info() RunInfo { return r.info }
 
-// Start marks the run as started now; src gives its in-flight counts.
+// Start marks the run as started now; src gives its in-flight counts (nil
+// for none: a batch run).
 func (r *Run) Start(src ProgressSource) { r.StartAt(src, time.Now()) }
 
 // StartAt marks the run as starting at t (a run that waits for its start
 // instant, bencher.WithStartAt): its start time reads t, and its elapsed
 // time 0 until then; src gives its in-flight counts.
 func (r *Run) StartAt(src ProgressSource, t time.Time) {
-	r.src.Store(&src)
+	if src != nil {
+		r.src.Store(&src)
+	}
 	r.started.Store(t.UnixNano())
 }
 
@@ -111,6 +116,10 @@ type Snapshot struct {
 	// requests (within 12 %); HasTTFT is false until one arrived.
 	TTFTP50 time.Duration
 	HasTTFT bool
+	// Batch is, for a batch run, what the latest poll of its batch read
+	// (nil before the first, and for other runs); OK and Failed are then
+	// the batch's completed and failed counts.
+	Batch *BatchProgress
 }
 
 // Snapshot reads the run's counters.
@@ -126,6 +135,10 @@ func (r *Run) Snapshot() Snapshot {
 		s.Progress = (*p).Progress()
 	}
 	s.TTFTP50, s.HasTTFT = r.ttft.quantile(0.5)
+	if b := r.batchProgress(); b != nil {
+		s.Batch = b
+		s.OK, s.Failed = b.Completed, b.Failed
+	}
 	return s
 }
 

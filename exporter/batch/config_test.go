@@ -190,6 +190,13 @@ func TestSourcesEndpoints(t *testing.T) {
 	eps, err = batch.Sources{Getenv: env}.Endpoints()
 	require.NoError(t, err)
 	assert.Empty(t, eps)
+	eps, err = batch.Sources{URLs: []string{"", " "}, Getenv: env}.Endpoints()
+	require.NoError(t, err, "an empty --batch.endpoint names no endpoint")
+	assert.Empty(t, eps)
+	eps, err = batch.Sources{URLs: []string{"", "http://a:8000"}, Getenv: env}.Endpoints()
+	require.NoError(t, err)
+	require.Len(t, eps, 1)
+	assert.Equal(t, "a:8000", eps[0].Name)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -36,11 +37,14 @@ type Sources struct {
 
 // Endpoints returns the endpoints of s: the URLs (named after their host)
 // with the shared key, then those of the config file with their own keys.
-// A config-file endpoint never falls back to the shared key.
+// A config-file endpoint never falls back to the shared key. An empty URL
+// (--batch.endpoint= , as compose writes it for BATCH_ENDPOINT="") names
+// no endpoint.
 func (s Sources) Endpoints() ([]Endpoint, error) {
 	if s.Getenv == nil {
 		s.Getenv = os.Getenv
 	}
+	s.URLs = slices.DeleteFunc(slices.Clone(s.URLs), func(u string) bool { return strings.TrimSpace(u) == "" })
 	if s.APIKeyFile != "" && len(s.URLs) == 0 {
 		return nil, errors.New("--batch.api-key-file is the key of --batch.endpoint URLs, and none is given (config-file endpoints name their own api_key_file)")
 	}

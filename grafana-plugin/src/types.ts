@@ -183,6 +183,8 @@ export interface RunProgress {
   time: string;
   done: number;
   total: number;
+  /** A batch-api run's batch status at its latest poll (validating, in_progress, …); absent for other runs. */
+  batchStatus?: string;
 }
 
 /** One run of GET /runs. */

@@ -443,7 +443,7 @@ func TestCompose(t *testing.T) {
 		}
 	})
 
-	t.Run("the GPU exporter polls a Batch API only when BATCH_ENDPOINT is set, the demo's polls the simulator's by default", func(t *testing.T) {
+	t.Run("the GPU exporter polls a Batch API only when BATCH_ENDPOINT is set, the demo's polls the simulator's unless it is set (empty: none)", func(t *testing.T) {
 		p := mustLoadCompose(t, "*")
 		s, err := p.GetService("exporter")
 		require.NoError(t, err)
@@ -466,9 +466,23 @@ func TestCompose(t *testing.T) {
 				assert.Empty(t, *key, "%s: BATCH_API_KEY has a default", svc)
 			}
 		}
+		// Set empty, BATCH_ENDPOINT switches the demo's polling off: the
+		// exporter reads an empty --batch.endpoint= as no endpoint
+		// (TestEmptyBatchEndpointMeansNoBatchCollector).
+		p = mustLoadCompose(t, "*", "BATCH_ENDPOINT=")
+		s, err = p.GetService("exporter-sim")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"--nvml.simulate=dgxh100", "--batch.endpoint="}, []string(s.Command),
+			"exporter-sim: BATCH_ENDPOINT set empty names no endpoint")
+		s, err = p.GetService("exporter")
+		require.NoError(t, err)
+		for _, arg := range s.Command {
+			assert.NotContains(t, arg, "batch", "exporter: a batch flag with BATCH_ENDPOINT empty: %q", s.Command)
+		}
 		raw, err := os.ReadFile(filepath.Join(root, composeFilePath))
 		require.NoError(t, err)
 		assert.Regexp(t, `(?m)^#\s+BATCH_ENDPOINT\s`, string(raw), "BATCH_ENDPOINT is not documented in the file's header")
+		assert.Contains(t, string(raw), "BATCH_ENDPOINT=)", "the header says how to switch the demo's batch polling off")
 		assert.Contains(t, string(raw), "BATCH_ENDPOINT=http://host.docker.internal:4081",
 			"the header shows how to point the exporter at a Batch API server on the host")
 	})

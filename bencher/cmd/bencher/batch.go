@@ -9,6 +9,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/batchapi"
+	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/workload"
 )
@@ -68,11 +69,20 @@ func (s *session) executeBatch(ctx context.Context, sp spec) (*results.Document,
 		runCtx, cancel = context.WithTimeout(ctx, p.o.duration)
 		defer cancel()
 	}
+	// The live view of a batch is what each poll reads: the batch's
+	// status and request_counts, in the bar and the live metrics.
+	info := s.runInfo(sp, id)
+	info.Mode = bencher.ModeBatchAPI
+	lr := live.NewRun(info, s.metrics)
+	lr.Start(nil)
+	stopBar := s.startBar(lr, sp)
 	last := ""
 	out, err := batchapi.Bench(runCtx, c, reqs, batchapi.BenchOptions{
 		API: p.api, Model: s.tgt.model, Poll: p.o.batchPoll,
 		Metadata: map[string]string{"bencher_run": id, "bencher_profile": meta.Profile},
 		Seen: func(b batchapi.Batch) {
+			lr.ObserveBatch(live.BatchProgress{Status: p.red.Value(b.Status), Total: int64(b.RequestCounts.Total),
+				Completed: int64(b.RequestCounts.Completed), Failed: int64(b.RequestCounts.Failed)})
 			if b.Status != last {
 				last = b.Status
 				fmt.Fprintf(s.stderr, "bencher: batch %s %s (%d of %d requests done, %d failed)\n", p.red.Value(b.ID),
@@ -81,6 +91,8 @@ func (s *session) executeBatch(ctx context.Context, sp spec) (*results.Document,
 			}
 		},
 	})
+	stopBar()
+	lr.Finish()
 	cause := err
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && runCtx.Err() != nil {
 		cause = fmt.Errorf("the batch had not ended after --duration %s; it was cancelled (%s)", p.o.duration,

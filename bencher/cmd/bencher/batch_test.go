@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,59 @@ func TestInterruptCancelsTheBatch(t *testing.T) {
 	assert.Equal(t, 200, doc.RecordCount)
 	assert.Equal(t, doc.Batch.Cancelled, doc.Summary.ErrorsByClass[bencher.ErrCanceled])
 	assert.Contains(t, p.stdout.String(), "INTERRUPTED")
+}
+
+// batchCompleted matches the live count of a batch's completed requests.
+var batchCompleted = regexp.MustCompile(`bencher_batch_requests_completed\{profile="[^"]+",run_id="[^"]+"\} (\d+)\n`)
+
+// TestLiveMetricsDuringABatchRun scrapes --metrics-listen while the real
+// binary's batch runs: the completed count, the server's, rises before the
+// batch ends, and the batch run has no per-request series.
+func TestLiveMetricsDuringABatchRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := start(t, "run", "--mode", "batch-api", "--batch-poll", "20ms", "--requests", "200", "--input-tokens", "16",
+		"--output-tokens", "32", "--ignore-eos", "--sim.decode-time", "20ms", "--sim.max-num-seqs", "4", "--results-dir", dir,
+		"--metrics-listen", "127.0.0.1:0")
+	url := p.waitStderr(t, metricsAddr, 20*time.Second)
+	completed := func(body []byte) int {
+		m := batchCompleted.FindSubmatch(body)
+		if m == nil {
+			return -1
+		}
+		n, err := strconv.Atoi(string(m[1]))
+		require.NoError(t, err)
+		return n
+	}
+	var body []byte
+	first := 0
+	require.Eventually(t, func() bool {
+		body = get(t, url)
+		first = completed(body)
+		return first > 0
+	}, 30*time.Second, 20*time.Millisecond, "no completed request counted during the batch")
+	require.Eventually(t, func() bool {
+		body = get(t, url)
+		return completed(body) > first
+	}, 30*time.Second, 20*time.Millisecond, "the completed count did not rise during the batch")
+	select {
+	case <-p.exited:
+		t.Fatal("the batch was over before the scrapes: make it longer")
+	default:
+	}
+	assert.Less(t, completed(body), 200)
+	text := string(body)
+	assert.Regexp(t, `bencher_batch_requests\{profile="custom-batch-in16-out32",run_id="[^"]+"\} 200\n`, text)
+	assert.Regexp(t, `bencher_batch_status\{profile="[^"]+",run_id="[^"]+",status="in_progress"\} 1\n`, text)
+	assert.Contains(t, text, `bencher_run_info{api="completions",mode="batch_api",model="benchstation/sim-1b"`)
+	for _, absent := range []string{"bencher_requests_total", "bencher_requests_in_flight", "bencher_time_to_first_token_seconds",
+		"bencher_output_tokens_total"} {
+		assert.NotContains(t, text, absent+"{", "a batch has no per-request series while it runs")
+	}
+	checkBoundedLabels(t, body)
+	promtoolLint(t, body)
+	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, exitInterrupted, p.wait(t, 30*time.Second))
 }
 
 // TestBatchAPIDurationBoundsTheJob gives a batch less time than it needs:

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/benchstation/benchstation/bencher/batchapi"
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/internal/promtest"
@@ -125,7 +127,7 @@ func checkBoundedLabels(t *testing.T, body []byte) {
 	for _, o := range live.Outcomes() {
 		outcomes[o] = true
 	}
-	allowed := map[string]bool{"run_id": true, "profile": true, "outcome": true, "le": true}
+	allowed := map[string]bool{"run_id": true, "profile": true, "outcome": true, "le": true, "status": true}
 	info := map[string]bool{"model": true, "target": true, "api": true, "mode": true, "simulated": true}
 	label := regexp.MustCompile(`(\w+)="([^"]*)"`)
 	runs := map[string]bool{}
@@ -141,6 +143,9 @@ func checkBoundedLabels(t *testing.T, body []byte) {
 				assert.True(t, outcomes[v], "outcome %q", v)
 			case "run_id":
 				runs[v] = true
+			case "status":
+				assert.True(t, strings.HasPrefix(line, "bencher_batch_status{") &&
+					(slices.Contains(batchapi.Statuses(), v) || v == "unknown"), "status %q in %s", v, line)
 			}
 		}
 	}

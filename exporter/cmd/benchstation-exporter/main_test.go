@@ -276,6 +276,19 @@ func TestBatchEndpointFromFlags(t *testing.T) {
 	assert.NotContains(t, logs(), key)
 }
 
+// TestEmptyBatchEndpointMeansNoBatchCollector: compose writes
+// --batch.endpoint= for BATCH_ENDPOINT="", to switch batch polling off. The
+// exporter starts, without the batch collector.
+func TestEmptyBatchEndpointMeansNoBatchCollector(t *testing.T) {
+	t.Parallel()
+	url, logs := startExporter(t, "--nvml.simulate=dgxa100", "--batch.endpoint=")
+	metrics := get(t, url+"/metrics")
+	assert.Contains(t, metrics, `nvidia_gpu_nvml_up 1`)
+	assert.NotContains(t, metrics, `collector="batch"`, "no batch collector")
+	assert.NotContains(t, metrics, "benchstation_batch_")
+	assert.NotContains(t, logs(), "invalid batch endpoint")
+}
+
 func TestBatchFlagErrors(t *testing.T) {
 	t.Parallel()
 	var stderr bytes.Buffer

@@ -317,7 +317,7 @@ func (m *runManager) runBench(ctx context.Context, r *liveRun) (*bencher.Result,
 	defer tgt.close()
 	meta.Simulated, meta.ServerVersion = tgt.server.Simulated, tgt.server.Version
 	if p.mode == bencher.ModeBatchAPI {
-		return m.runBatch(ctx, p, tgt, meta)
+		return m.runBatch(ctx, r, tgt, meta)
 	}
 	var obs bencher.Observer = r
 	var lr *live.Run
@@ -425,8 +425,10 @@ const BatchPoll = time.Second
 // runBatch runs the plan's requests as one Batch API job (the batch-api
 // profile), as the bencher CLI's --mode batch-api does: a cancel of the
 // run cancels the batch on the server, and the document keeps what the
-// batch finished.
-func (m *runManager) runBatch(ctx context.Context, p *runPlan, tgt *runTarget, meta results.Meta) (*bencher.Result, results.Meta, error) {
+// batch finished. Its progress, in the stream and the live metrics, is
+// what each poll of the batch reads: the server's counts and status.
+func (m *runManager) runBatch(ctx context.Context, r *liveRun, tgt *runTarget, meta results.Meta) (*bencher.Result, results.Meta, error) {
+	p := r.plan
 	opts := []batchapi.Option{batchapi.WithRedactor(m.red)}
 	if m.apiKey.IsSet() && p.target != "" {
 		opts = append(opts, batchapi.WithAPIKey(m.apiKey.Value()))
@@ -439,8 +441,24 @@ func (m *runManager) runBatch(ctx context.Context, p *runPlan, tgt *runTarget, m
 	for i := range reqs {
 		reqs[i] = p.source.Request(i)
 	}
+	var lr *live.Run
+	if m.metrics != nil {
+		lr = live.NewRun(live.RunInfo{ID: r.id, Profile: m.red.Value(p.profile), Model: m.red.Value(tgt.model),
+			Target: secret.URL(results.RedactURL(tgt.url)),
+			API:    string(p.api), Mode: bencher.ModeBatchAPI, Simulated: tgt.server.Simulated}, m.metrics)
+		defer lr.Finish()
+		lr.Start(nil)
+	}
+	seen := func(b batchapi.Batch) {
+		bp := live.BatchProgress{Status: m.red.Value(b.Status), Total: int64(b.RequestCounts.Total),
+			Completed: int64(b.RequestCounts.Completed), Failed: int64(b.RequestCounts.Failed)}
+		r.observeBatch(bp)
+		if lr != nil {
+			lr.ObserveBatch(bp)
+		}
+	}
 	out, err := batchapi.Bench(ctx, c, reqs, batchapi.BenchOptions{API: p.api, Model: tgt.model, Poll: BatchPoll,
-		Metadata: map[string]string{"bencher_run": meta.ID, "bencher_profile": m.red.Value(p.profile)}})
+		Metadata: map[string]string{"bencher_run": meta.ID, "bencher_profile": m.red.Value(p.profile)}, Seen: seen})
 	if out == nil {
 		return nil, meta, fmt.Errorf("running the batch: %w", err)
 	}

@@ -26,19 +26,26 @@ type LiveQuery struct {
 
 // ProgressFrame returns the frame of one progress message: one row, with
 // the fields time, done, total, in_flight, errors, requests_per_second,
-// output_tokens_per_second, ttft_p50_ms and ttft_p95_ms.
+// output_tokens_per_second, ttft_p50_ms and ttft_p95_ms, and for a batch
+// run batch_status. in_flight, output_tokens_per_second and the TTFTs are
+// nullable: null when not measured (before the first request, and for a
+// batch run, whose done and errors are the server's counts).
 func ProgressFrame(p RunProgress) *data.Frame {
-	return data.NewFrame("progress",
+	f := data.NewFrame("progress",
 		data.NewField("time", nil, []time.Time{p.Time}),
 		data.NewField("done", nil, []int64{p.Done}),
 		data.NewField("total", nil, []int64{p.Total}),
-		data.NewField("in_flight", nil, []int64{p.InFlight}),
+		data.NewField("in_flight", nil, []*int64{p.InFlight}),
 		data.NewField("errors", nil, []int64{p.Errors}),
 		named(data.NewField("requests_per_second", nil, []float64{p.RequestsPerSecond}), "Requests per second", "reqps"),
-		named(data.NewField("output_tokens_per_second", nil, []float64{p.OutputTokensPerSecond}), "Output tokens per second", "none"),
-		named(data.NewField("ttft_p50_ms", nil, []float64{p.TTFTP50Ms}), "TTFT p50", "ms"),
-		named(data.NewField("ttft_p95_ms", nil, []float64{p.TTFTP95Ms}), "TTFT p95", "ms"),
+		named(data.NewField("output_tokens_per_second", nil, []*float64{p.OutputTokensPerSecond}), "Output tokens per second", "none"),
+		named(data.NewField("ttft_p50_ms", nil, []*float64{p.TTFTP50Ms}), "TTFT p50", "ms"),
+		named(data.NewField("ttft_p95_ms", nil, []*float64{p.TTFTP95Ms}), "TTFT p95", "ms"),
 	)
+	if p.Batch {
+		f.Fields = append(f.Fields, named(data.NewField("batch_status", nil, []string{p.BatchStatus}), "Batch status", ""))
+	}
+	return f
 }
 
 // progressOf returns the progress of the run with the given id: a run of

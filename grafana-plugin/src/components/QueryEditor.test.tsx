@@ -353,6 +353,27 @@ describe('QueryEditor', () => {
       expect(runsCalls(getResource)).toBe(calls);
     });
 
+    it("a batch run's status line shows its batch's status", async () => {
+      const batch: RunListItem = {
+        ...running,
+        progress: { ...running.progress!, done: 12, total: 30, batchStatus: 'in_progress' },
+      };
+      const { ds, postResource, state } = withRuns([runsBody.runs[0]]);
+      postResource.mockImplementation(async () => {
+        state.current = [runsBody.runs[0], batch];
+        return { id: 'run-b', channel: 'ds/bench-uid/runs/run-b' };
+      });
+      render(<QueryEditor datasource={ds} query={{ refId: 'A' }} onChange={jest.fn()} onRunQuery={jest.fn()} />);
+      fireEvent.click(screen.getByTestId('bencher-run-toggle'));
+      await waitFor(() => expect(screen.getByText('high-parallelism')).toBeInTheDocument());
+      fireEvent.click(screen.getByTestId('bencher-run-start'));
+      const status = await screen.findByTestId('bencher-run-status');
+      await waitFor(() => expect(status).toHaveAttribute('data-status', 'running'));
+      expect(screen.getByTestId('bencher-run-status-text')).toHaveTextContent(
+        'running: 12 of 30 requests (batch in_progress)'
+      );
+    });
+
     it('does not poll when no run is running', async () => {
       const { ds, getResource } = withRuns([runsBody.runs[0]]);
       render(

@@ -96,7 +96,9 @@ function runStatusText(r: RunListItem | undefined): string {
   }
   const p = r.progress;
   if (r.status === RUNNING && p) {
-    return p.total > 0 ? `running: ${p.done} of ${p.total} requests` : `running: ${p.done} requests done`;
+    const done = p.total > 0 ? `running: ${p.done} of ${p.total} requests` : `running: ${p.done} requests done`;
+    // a batch's counts are the server's, as of its batch's latest poll
+    return p.batchStatus ? `${done} (batch ${p.batchStatus})` : done;
   }
   return r.status;
 }
