@@ -121,8 +121,12 @@ func TestSaturatedWhenReaderLate(t *testing.T) {
 }
 
 // TestSaturatedWhenStarved: one thread for Go's goroutines and a goroutine
-// that never yields it starves the client: goroutines wait up to Go's 10 ms
-// preemption slice for the thread, and the run is marked saturated.
+// that never yields it starves the client, and the run is marked saturated:
+// for the scheduler's latency (goroutines wait up to Go's 10 ms preemption
+// slice for the thread) or for the CPU the spinner takes. Which of the two
+// shows depends on how often the scheduler hands the preempted spinner the
+// thread back (from its global queue, about one turn in 61): in 3 of 60 runs
+// the scheduler's p99 stayed under 0.5 ms and only the CPU gave it away.
 func TestSaturatedWhenStarved(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var stop atomic.Bool
@@ -137,8 +141,9 @@ func TestSaturatedWhenStarved(t *testing.T) {
 	<-done
 	cl := res.Client
 	assert.True(t, cl.Saturated, "%+v", cl)
-	assert.Contains(t, cl.Reasons, ReasonSchedLatency)
-	require.NotNil(t, cl.SchedLatencyP99Ms)
+	assert.True(t, slices.Contains(cl.Reasons, ReasonSchedLatency) || slices.Contains(cl.Reasons, ReasonCPUUtilisation),
+		"saturated for the scheduler's latency or the CPU: %v", cl.Reasons)
+	require.NotNil(t, cl.SchedLatencyP99Ms, "the scheduler's latency is measured")
 }
 
 func TestClientLoadJudge(t *testing.T) {
