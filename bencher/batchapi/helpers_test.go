@@ -1,7 +1,6 @@
 package batchapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,23 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/bencher/sim/simtest"
 )
 
 // startSim starts the simulator and returns its OpenAI base URL.
 func startSim(t *testing.T, opts ...sim.Option) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	base, wait, err := sim.New(opts...).Start(ctx, "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		cancel()
-		_ = wait()
-	})
-	return base + "/v1"
+	return simtest.Start(t, opts...) + "/v1"
 }
 
 // requests returns n short completions requests.

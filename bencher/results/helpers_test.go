@@ -15,19 +15,13 @@ import (
 
 	"github.com/benchstation/benchstation/bencher"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/bencher/sim/simtest"
 )
 
 // startSim starts the simulator for the test and returns its OpenAI base URL.
 func startSim(t *testing.T, opts ...sim.Option) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	base, wait, err := sim.New(opts...).Start(ctx, "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		cancel()
-		_ = wait()
-	})
-	return base + "/v1"
+	return simtest.Start(t, opts...) + "/v1"
 }
 
 // simRequests returns n small completions requests.

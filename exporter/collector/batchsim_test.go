@@ -2,7 +2,6 @@ package collector
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/bencher/sim/simtest"
 	"github.com/benchstation/benchstation/exporter/batch"
 )
 
@@ -26,10 +26,7 @@ import (
 // returns the simulator's base URL and the batch id.
 func startSimBatch(t *testing.T, n, tokens int, opts ...sim.Option) (string, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	base, wait, err := sim.New(opts...).Start(ctx, "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { cancel(); _ = wait() })
+	base := simtest.Start(t, opts...)
 
 	var in strings.Builder
 	for i := range n {

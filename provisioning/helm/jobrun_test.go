@@ -1,7 +1,6 @@
 package helm
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/sim"
+	"github.com/benchstation/benchstation/bencher/sim/simtest"
 )
 
 // TestBencherJobRunsAsRendered runs the rendered Jobs' commands as the pods
@@ -45,11 +45,7 @@ func TestBencherJobRunsAsRendered(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	base, wait, err := sim.New(sim.WithZeroDelay()).Start(ctx, "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { cancel(); _ = wait() })
+	base := simtest.Start(t, sim.WithZeroDelay())
 
 	volume := t.TempDir() // the pods' /results
 	keyFile := filepath.Join(t.TempDir(), "api-key")
