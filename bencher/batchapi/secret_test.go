@@ -36,7 +36,10 @@ func TestSecretsNeverLeakFromTheBatchClient(t *testing.T) {
 			}
 			for _, base := range []string{h.URL + "/v1", strings.Replace(h.URL, "http://", "http://"+user+":"+pass+"@", 1) + "/v1"} {
 				c, err := New(base, WithAPIKey(key), WithHeaders(http.Header{"X-Api-Token": {token}}),
-					WithTimeout(5*time.Second))
+					WithTimeout(5*time.Second),
+					// Two quick attempts: the repeated submit's error is
+					// checked too, without the default backoff's wait.
+					WithSubmitRetries(2, time.Millisecond))
 				require.NoError(t, err)
 				ctx := context.Background()
 				_, err = c.UploadFile(ctx, "in.jsonl", []byte("{}\n"))
