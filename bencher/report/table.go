@@ -227,7 +227,12 @@ func saturation(h *results.Header) string {
 	c := h.Client
 	var figs []string
 	add := func(name string, v *float64, unit string) {
-		if v != nil {
+		switch {
+		case v == nil:
+		case *v > 0 && *v < 0.005:
+			// Measured, but below the two decimals shown: not "0.00".
+			figs = append(figs, name+" <0.01"+unit)
+		default:
 			figs = append(figs, name+" "+strconv.FormatFloat(*v, 'f', 2, 64)+unit)
 		}
 	}
