@@ -135,8 +135,9 @@ func (r *Runner) Progress() Progress {
 // Cancelling ctx stops scheduling, aborts the requests in flight (their
 // records are marked ErrCanceled; those scheduled but not yet sent,
 // ErrNotSent) and returns the
-// partial result with StopReason StopInterrupted and a nil error. Errors are
-// returned only when the run could not start.
+// partial result with StopReason StopInterrupted and a nil error; so does
+// a cancel while Run waits for the instant of WithStartAt, with no
+// records. Errors are returned only when the run could not start.
 func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 	if w == nil {
 		return nil, fmt.Errorf("%w: no workload", ErrInvalidConfig)
@@ -176,7 +177,16 @@ func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 	var offset *ClockOffset
 	if !cfg.startAt.IsZero() {
 		if offset, err = r.waitForStart(ctx, &cfg, client); err != nil {
-			return nil, err
+			// Interrupted before the start: a result without records, so
+			// that the document still says which run and shard it was.
+			now := time.Now()
+			res := &Result{Start: now, End: now, StopReason: StopInterrupted,
+				Config: runConfig(&cfg, client.Target(), total), ClockOffset: offset}
+			if cfg.sharded() {
+				sh := cfg.shardOf(total)
+				res.Shard = &sh
+			}
+			return res, nil
 		}
 	}
 	rn := newRun(ctx, &cfg, client, w, total, &r.prog)
@@ -207,14 +217,14 @@ const clockMargin = 200 * time.Millisecond
 
 // waitForStart measures the target's clock while it waits until the
 // start (cfg.startAt); nil when there was no time to measure it. It
-// returns ctx's error when ctx ends first.
+// returns ctx's error, with what it measured, when ctx ends first.
 func (r *Runner) waitForStart(ctx context.Context, cfg *config, client *Client) (*ClockOffset, error) {
 	var offset *ClockOffset
 	if deadline := cfg.startAt.Add(-clockMargin); time.Until(deadline) > 0 {
 		offset = client.measureClockOffset(ctx, deadline)
 	}
 	if err := waitUntil(ctx, cfg.startAt); err != nil {
-		return nil, err
+		return offset, err
 	}
 	return offset, nil
 }

@@ -173,8 +173,13 @@ func TestStartAtWaitHonoursCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
 	begin := time.Now()
-	_, err := Run(ctx, Requests{{Prompt: "x"}}, WithTarget(url), WithModel("m"), WithRequests(1),
-		WithStartAt(time.Now().Add(time.Hour)), WithPrewarm(false))
-	require.ErrorIs(t, err, context.Canceled)
+	res, err := Run(ctx, Requests{{Prompt: "x"}}, WithTarget(url), WithModel("m"), WithRequests(2),
+		WithStartAt(time.Now().Add(time.Hour)), WithPrewarm(false), WithShard(1, 2), WithConcurrency(2))
+	require.NoError(t, err, "an interruption is a result, as during the run")
 	assert.Less(t, time.Since(begin), 30*time.Minute, "it did not wait for the start")
+	// Nothing was sent; the result still says what the run was.
+	assert.Equal(t, StopInterrupted, res.StopReason)
+	assert.Empty(t, res.Records)
+	assert.Equal(t, 2, res.Config.Requests)
+	assert.Equal(t, &Shard{Index: 1, Count: 2, Concurrency: 1, Requests: 1}, res.Shard)
 }

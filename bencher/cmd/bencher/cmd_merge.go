@@ -108,22 +108,25 @@ func writeMerged(o *mergeOptions, doc *results.Document) (string, error) {
 func noteMerged(w io.Writer, doc *results.Document, path string) {
 	m := doc.Merged
 	for _, s := range m.Shards {
-		fmt.Fprintf(w, "bencher: shard %d/%d: %s on %s, %d records, %s; started %s after start_at; target clock %s\n",
-			s.Index, m.Count, s.ID, s.Host, s.RecordCount, s.Status, signed(s.Shift), offsetText(s.ClockOffset))
+		started := "started " + signed(s.Shift) + " after start_at"
+		if s.RecordCount == 0 {
+			started = "sent no request"
+		}
+		fmt.Fprintf(w, "bencher: shard %d/%d: %s on %s, %d records, %s; %s; target clock %s\n",
+			s.Index, m.Count, s.ID, s.Host, s.RecordCount, s.Status, started, offsetText(s.ClockOffset))
 	}
 	if m.ClockSpread != nil {
 		fmt.Fprintf(w, "bencher: the shards' clock offsets differ by up to %s (± %s); not applied to the records\n",
 			m.ClockSpread.Round(time.Microsecond), m.ClockSpreadUncertainty.Round(time.Microsecond))
 	}
 	sum := &doc.Summary
-	fmt.Fprintf(w, "bencher: merged run %s %s: %d/%d requests ok, %.2f req/s, %.2f output tok/s; written to %s\n",
-		doc.ID, doc.Status, sum.Succeeded, sum.Requests, sum.RequestThroughput, sum.OutputThroughput, path)
+	fmt.Fprintf(w, "bencher: merged run %s %s: %s; written to %s\n", doc.ID, doc.Status, outcome(sum), path)
 }
 
 // offsetText renders a clock offset, or says that none was measured.
 func offsetText(o *bencher.ClockOffset) string {
 	if o == nil {
-		return "not measured (no Date header)"
+		return "not measured (the target sent no Date header, or the shard had no time to read it)"
 	}
 	return fmt.Sprintf("%s ± %s (%d samples)", signed(o.Offset), o.Uncertainty.Round(time.Microsecond), o.Samples)
 }

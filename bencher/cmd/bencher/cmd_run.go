@@ -205,8 +205,15 @@ func preflight(o *loadOptions, log *slog.Logger) error {
 // finishedOf says how many requests of an interrupted run had finished.
 func finishedOf(d *results.Document) string {
 	n := d.Summary.Requests + d.Summary.WarmupRequests - d.Summary.ErrorsByClass[bencher.ErrCanceled]
-	if d.Config.Run.Requests > 0 {
-		return fmt.Sprintf("%d of %d requests", n, d.Config.Run.Requests)
+	if d.RecordCount == 0 && !d.RecordsOmitted {
+		return "0 requests (before its start: nothing was measured)"
+	}
+	total := d.Config.Run.Requests
+	if d.Shard != nil && d.Shard.Requests > 0 {
+		total = d.Shard.Requests // this shard's part of the run's requests
+	}
+	if total > 0 {
+		return fmt.Sprintf("%d of %d requests", n, total)
 	}
 	return fmt.Sprintf("%d requests", n)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/benchstation/benchstation/bencher/live"
 	"github.com/benchstation/benchstation/bencher/results"
 	"github.com/benchstation/benchstation/bencher/serverside"
+	"github.com/benchstation/benchstation/bencher/stats"
 )
 
 // session runs the specs of one command against one target, with one live
@@ -244,8 +246,20 @@ func (s *session) noteWritten(doc *results.Document, path string) {
 	if doc.Environment.Simulated {
 		sim = " [SIMULATED target]"
 	}
-	fmt.Fprintf(s.stderr, "bencher: run %s %s: %d/%d requests ok, %.2f req/s, %.2f output tok/s%s; written to %s\n",
-		doc.ID, doc.Status, sum.Succeeded, sum.Requests, sum.RequestThroughput, sum.OutputThroughput, sim, path)
+	fmt.Fprintf(s.stderr, "bencher: run %s %s: %s%s; written to %s\n", doc.ID, doc.Status, outcome(sum), sim, path)
+}
+
+// outcome is a run's one-line outcome: requests ok and throughputs, which
+// read n/a when no request was measured (stats.Summary.Measured).
+func outcome(sum *stats.Summary) string {
+	rate := func(v float64) string {
+		if !sum.Measured() {
+			return "n/a"
+		}
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return fmt.Sprintf("%d/%d requests ok, %s req/s, %s output tok/s",
+		sum.Succeeded, sum.Requests, rate(sum.RequestThroughput), rate(sum.OutputThroughput))
 }
 
 // meta returns what the document of a spec's run holds beyond its result.

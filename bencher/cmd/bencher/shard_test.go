@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -278,4 +279,50 @@ func TestMergeCommandRefuses(t *testing.T) {
 		assert.Equal(t, exitUsage, r.code, c.args)
 		assert.Contains(t, r.stderr, c.want)
 	}
+}
+
+// TestShardInterruptedBeforeItsStart: a shard stopped while it waits for
+// start_at still writes a document that says which shard of which run it
+// was, so that merge joins it (the merged run is then interrupted) instead
+// of refusing a document "without a shard section".
+func TestShardInterruptedBeforeItsStart(t *testing.T) {
+	t.Parallel()
+	addr := fmt.Sprintf("127.0.0.1:%d", promtest.FreePort(t))
+	srv := start(t, "sim", "--listen", addr, "--zero-delay")
+	srv.waitStderr(t, regexp.MustCompile(`SIMULATED vLLM server`), 20*time.Second)
+	runDir := t.TempDir()
+	// Time for the first shard to start and be interrupted on a loaded machine.
+	startAt := time.Now().Add(10 * time.Second).UTC().Truncate(time.Second).Format(time.RFC3339)
+	shard := func(i int) []string {
+		return []string{"run", "--target", "http://" + addr + "/v1", "--run-id", "cut", "--requests", "8",
+			"--input-tokens", "16", "--output-tokens", "4", "--results-dir", runDir, "--allow-saturated",
+			"--format", "json", "--shard", fmt.Sprintf("%d/2", i), "--start-at", startAt}
+	}
+
+	// Shard 1 is interrupted while it waits for the start.
+	p := start(t, shard(1)...)
+	p.waitStderr(t, regexp.MustCompile(`shard 1/2 of run cut;`), 20*time.Second)
+	require.NoError(t, p.cmd.Process.Signal(os.Interrupt))
+	assert.Equal(t, exitInterrupted, p.wait(t, 30*time.Second))
+	assert.Contains(t, p.stderr.String(), "interrupted after 0 requests (before its start: nothing was measured)")
+	assert.Contains(t, p.stderr.String(), "0/0 requests ok, n/a req/s, n/a output tok/s", "nothing measured: n/a, not 0")
+	cut := validDocument(t, filepath.Join(runDir, "shard-1-of-2-cut.json"))
+	assert.Equal(t, results.StatusInterrupted, cut.Status)
+	require.NotNil(t, cut.Shard, "the document says which shard it was")
+	assert.Equal(t, results.ShardInfo{Index: 1, Count: 2, RunID: "cut", Concurrency: cut.Shard.Concurrency, Requests: 4,
+		ClockOffset: cut.Shard.ClockOffset}, *cut.Shard)
+	assert.Empty(t, cut.Records)
+
+	// Shard 0 runs at the start; the merged run is interrupted, with shard 0's records.
+	r := runInProcess(t, shard(0)...)
+	require.Equal(t, exitOK, r.code, r.stderr)
+	merged := filepath.Join(t.TempDir(), "m.json")
+	r = runInProcess(t, "merge", filepath.Join(runDir, "shard-*.json"), "-o", merged)
+	assert.Equal(t, exitError, r.code, "the run was interrupted, not the merge: %s", r.stderr)
+	assert.Contains(t, r.stderr, "shard 1/2: shard-1-of-2-cut on ")
+	assert.Contains(t, r.stderr, "0 records, interrupted; sent no request;")
+	doc := validDocument(t, merged)
+	assert.Equal(t, results.StatusInterrupted, doc.Status)
+	assert.Equal(t, 4, doc.Summary.Succeeded)
+	assert.Len(t, doc.Records, 4)
 }
