@@ -46,3 +46,40 @@ test('the query editor starts a run, streams it live and lists it', async ({ exp
   await expect(page.getByText('from=editor, suite=e2e').first(), 'with its labels').toBeVisible();
   await page.screenshot({ path: `${process.env.E2E_OUTPUT_DIR ?? 'e2e-output'}/explore-runs-table.png` });
 });
+
+test('the query editor runs a Batch API job and lists it with its makespan', async ({ explorePage, page }) => {
+  const name = `e2e-batch-${Date.now()}`;
+  await explorePage.datasource.set('Benchmarks');
+  const row = explorePage.getQueryEditorRow('A');
+
+  await row.getByTestId('bencher-run-toggle').click();
+  const form = row.getByTestId('bencher-run-form');
+  await expect(form).toBeVisible();
+  await form.getByTestId('bencher-run-load').getByLabel('Profile').check();
+  // Grafana's Select: type the profile's name and take it.
+  await form.locator('#bench-form-profile').fill('batch-api');
+  await page.keyboard.press('Enter');
+  await expect(form.getByTestId('bencher-run-batch-note'), 'the form says what batch mode measures').toContainText(
+    'TTFT, ITL and TPOT do not exist (n/a)'
+  );
+  await expect(form.getByTestId('bencher-run-bound').getByLabel('Duration'), 'a batch holds a request count').toBeDisabled();
+  await form.getByTestId('bencher-run-requests').fill('40');
+  await form.getByTestId('bencher-run-input-tokens').fill('32');
+  await form.getByTestId('bencher-run-output-tokens').fill('8');
+  await form.getByTestId('bencher-run-name').fill(name);
+  await form.getByTestId('bencher-run-start').click();
+
+  // The run follows the server's batch: its status line names the batch's status.
+  const status = row.getByTestId('bencher-run-status');
+  await expect(status).toHaveAttribute('data-status', /running|completed/, { timeout: 60_000 });
+  await page.screenshot({ path: `${process.env.E2E_OUTPUT_DIR ?? 'e2e-output'}/explore-batch-run.png` });
+  await expect(status).toHaveAttribute('data-status', 'completed', { timeout: 180_000 });
+
+  // The runs table lists it as a batch-api run, with a makespan.
+  await row.getByTestId('bencher-query-type').getByLabel('Runs').check();
+  await explorePage.runQuery();
+  await expect(page.getByText(name).first(), 'the runs table lists the batch run').toBeVisible({ timeout: 60_000 });
+  await expect(page.getByText('batch-api').first(), 'as a batch-api run').toBeVisible();
+  await expect(page.getByRole('columnheader', { name: 'Makespan' }).first(), 'with its makespan').toBeVisible();
+  await page.screenshot({ path: `${process.env.E2E_OUTPUT_DIR ?? 'e2e-output'}/explore-batch-runs-table.png` });
+});
