@@ -16,7 +16,7 @@ import (
 // simStack is the part of the stack both end-to-end tests start: the
 // vLLM simulator (job "vllm"), one simulated exporter per GPU host (job
 // "benchstation-exporter"; the first also polls the Batch API of a second
-// simulator, which runs one batch: startStackBatch), and the real
+// simulator, which runs one batch), and the real
 // Prometheus on the repository's prometheus.yml and rules, scraping them
 // on loopback ports.
 type simStack struct {
@@ -32,9 +32,9 @@ type simStack struct {
 // startSimStack builds nothing: bins holds the "bencher" and "exporter"
 // executables. It starts the simulator, an exporter per entry of
 // simulate (an NVML simulation: dgxh100, dgxa100, …) and Prometheus, with
-// bencher as job "bencher"'s stand-in, and the batch the first exporter
-// watches (checkStackBatch checks it), and returns once the simulator and
-// the exporters answer.
+// bencher as job "bencher"'s stand-in, and returns once the simulator and
+// the exporters answer, with the batch the first exporter watches created
+// (checkStackBatch checks it) once Prometheus is ready to see it run.
 func startSimStack(t *testing.T, root, dir string, bins map[string]string, bencher localTarget, simulate ...string) *simStack {
 	t.Helper()
 	require.NotEmpty(t, simulate)
@@ -57,7 +57,7 @@ func startSimStack(t *testing.T, root, dir string, bins map[string]string, bench
 	slices.Sort(s.targets)
 	cfg := loopbackConfig(t, root, local)
 
-	s.batch = startStackBatch(t)
+	s.batch = startBatchSim(t)
 	keyFile := filepath.Join(dir, "batch.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte(e2eBatchKey+"\n"), 0o600))
 	sim := startProcess(t, "bencher sim", bins["bencher"], "sim", "--listen", s.simAddr)
@@ -74,6 +74,7 @@ func startSimStack(t *testing.T, root, dir string, bins map[string]string, bench
 	for i, p := range exporters {
 		waitHTTP(t, "http://"+s.exporters[i]+"/healthz", 20*time.Second, p)
 	}
+	s.batch.create(t)
 	return s
 }
 
