@@ -45,6 +45,14 @@ func TestBenchAgainstSimulator(t *testing.T) {
 			assert.Equal(t, bencher.ModeBatchAPI, out.Result.Config.Mode)
 
 			require.Len(t, out.Result.Records, 12)
+			var input, output int
+			for _, r := range out.Result.Records {
+				input, output = input+r.InputTokens, output+r.OutputTokens
+			}
+			require.NotNil(t, out.Batch.Usage, "the simulator reports the batch's usage")
+			assert.Equal(t, input, out.Batch.Usage.InputTokens, "the records' input tokens are the batch's")
+			assert.Equal(t, output, out.Batch.Usage.OutputTokens, "the records' output tokens are the batch's")
+			assert.Equal(t, input+output, out.Batch.Usage.TotalTokens)
 			assert.Equal(t, "my-own-id", out.Result.Records[3].ID)
 			assert.Equal(t, "request-4", out.Result.Records[4].ID)
 			for i, r := range out.Result.Records {

@@ -74,7 +74,23 @@ type Batch struct {
 	CancellingAt     int64             `json:"cancelling_at"`
 	CancelledAt      int64             `json:"cancelled_at"`
 	RequestCounts    RequestCounts     `json:"request_counts"`
+	Usage            *Usage            `json:"usage"`
 	Metadata         map[string]string `json:"metadata"`
+}
+
+// Usage is a batch's token usage, the sums over its completed requests
+// (OpenAI's Batch.usage; nil when the server sends none, as older servers
+// and batches that have not run).
+type Usage struct {
+	InputTokens        int `json:"input_tokens"`
+	InputTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
+	OutputTokens        int `json:"output_tokens"`
+	OutputTokensDetails struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"output_tokens_details"`
+	TotalTokens int `json:"total_tokens"`
 }
 
 // BatchErrors are the errors of a batch that failed validation.

@@ -727,3 +727,76 @@ func TestBatchRequestsAreObserved(t *testing.T) {
 		assert.Positive(t, value(mfs, "http_requests_total", "handler", handler, "status", "2xx"), handler)
 	}
 }
+
+// TestBatchUsageSumsItsCompletedRequests: a batch's usage is null until it
+// runs, zeros when it starts, and at the end the sums of the usage of its
+// output file's lines, with the prefix-cache hits its requests got (the
+// observer's records) as cached_tokens; a request that failed counts
+// nothing.
+func TestBatchUsageSumsItsCompletedRequests(t *testing.T) {
+	t.Parallel()
+	var recs records
+	g := newGate(t, phaseValidating, phaseInProgress)
+	_, ts := startBatchServer(t, WithZeroDelay(), WithObserver(&recs), g.option())
+	prefix := words(0, 200)
+	// An online request puts the shared prefix in the prefix cache, so
+	// every request of the batch finds it there.
+	resp := post(t, context.Background(), ts.URL+PathChatCompletions, map[string]any{"model": DefaultModel,
+		"messages": []map[string]any{{"role": "user", "content": prefix}}, "max_tokens": 2})
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(readAll(t, resp)))
+	recs.wait(t, 1)
+	const n = 5
+	var in strings.Builder
+	for i := range n {
+		in.WriteString(chatLine(fmt.Sprintf("r%d", i), prefix+words(1000+50*i, 3+i), 2+i) + "\n")
+	}
+	in.WriteString(chatLine("too-long", "Hi", 10_000_000) + "\n")
+	id := createBatch(t, ts.URL, upload(t, ts.URL, in.String()), PathChatCompletions).ID
+
+	g.wait(t, phaseValidating)
+	assert.Nil(t, getBatch(t, ts.URL, id).Usage, "null before the batch runs")
+	g.release(phaseValidating)
+	g.wait(t, phaseInProgress)
+	v := getBatch(t, ts.URL, id)
+	require.NotNil(t, v.Usage, "present from in_progress on")
+	assert.Equal(t, batchUsage{}, *v.Usage, "no request has completed yet")
+	g.release(phaseInProgress)
+
+	v = waitStatus(t, ts.URL, id, BatchCompleted)
+	require.Equal(t, requestCounts{Total: n + 1, Completed: n, Failed: 1}, v.RequestCounts)
+	require.NotNil(t, v.Model)
+	assert.Equal(t, DefaultModel, *v.Model)
+	var want batchUsage
+	lines := fileLines(t, ts.URL, v.OutputFileID)
+	require.Len(t, lines, n)
+	bodyIDs := map[string]bool{}
+	for _, l := range lines {
+		var body struct {
+			ID    string `json:"id"`
+			Usage struct {
+				PromptTokens     int `json:"prompt_tokens"`
+				CompletionTokens int `json:"completion_tokens"`
+				TotalTokens      int `json:"total_tokens"`
+			} `json:"usage"`
+		}
+		require.NoError(t, json.Unmarshal(l.Response.Body, &body))
+		want.InputTokens += body.Usage.PromptTokens
+		want.OutputTokens += body.Usage.CompletionTokens
+		want.TotalTokens += body.Usage.TotalTokens
+		bodyIDs[body.ID] = true
+	}
+	for _, r := range recs.wait(t, 1+n) { // the one online, the batch's that ran
+
+		if r.BatchID == id && bodyIDs[r.ID] {
+			want.InputTokensDetails.CachedTokens += r.CachedTokens
+		}
+	}
+	assert.Positive(t, want.InputTokensDetails.CachedTokens, "the requests hit the prefix cache")
+	assert.Equal(t, 2*n+n*(n-1)/2, want.OutputTokens, "max_tokens 2, 3, … with ignore_eos")
+	require.NotNil(t, v.Usage)
+	assert.Equal(t, want, *v.Usage)
+
+	_, raw := apiCall(t, http.MethodGet, ts.URL+PathBatches+"/"+id, nil, nil)
+	assert.Contains(t, string(raw), `"output_tokens_details":{"reasoning_tokens":0}`,
+		"reasoning_tokens is 0, present: the simulator generates no reasoning")
+}

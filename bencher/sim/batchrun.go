@@ -306,14 +306,16 @@ func (s *Server) answerSeq(ctx context.Context, sq *seq, p *genParams, customID 
 	for i := range sq.target {
 		text.WriteString(s.token(sq, i))
 	}
-	out.answer(customID, nil, &batchSuccess{body: s.responseBody(sq, p, text.String()), sq: sq})
+	out.answer(customID, nil, &batchSuccess{body: s.responseBody(sq, p, text.String()), sq: sq, prompt: p.promptTokens})
 	return http.StatusOK
 }
 
-// batchSuccess is a request's successful answer.
+// batchSuccess is a request's successful answer: its body, its finished
+// sequence and its prompt tokens.
 type batchSuccess struct {
-	body any
-	sq   *seq
+	body   any
+	sq     *seq
+	prompt int
 }
 
 // outputLine is a line of a batch's output or error file.
@@ -372,6 +374,9 @@ func (o *batchOutput) answer(customID string, apiErr *apiError, ok *batchSuccess
 	o.s.batches.update(o.b, func(b *batchJob) {
 		if ok != nil {
 			b.completed++
+			b.usage.input += ok.prompt
+			b.usage.cached += ok.sq.cached
+			b.usage.output += ok.sq.target
 		} else {
 			b.failed++
 		}

@@ -66,9 +66,15 @@ type batchJob struct {
 	failedAt, expiredAt, cancellingAt, cancelledAt int64
 	model                                          string
 	total, completed, failed                       int
+	usage                                          tokenUsage // of the completed requests
 	errors                                         []lineError
 	outputFileID, errorFileID                      string
 	input                                          *fileObj // its input file, until it is done reading it
+}
+
+// tokenUsage counts the tokens of a batch's completed requests.
+type tokenUsage struct {
+	input, cached, output int
 }
 
 // finished reports whether a batch status is terminal.
@@ -316,12 +322,33 @@ type batchView struct {
 	CancellingAt     *int64            `json:"cancelling_at"`
 	CancelledAt      *int64            `json:"cancelled_at"`
 	RequestCounts    requestCounts     `json:"request_counts"`
+	Usage            *batchUsage       `json:"usage"`
 	Metadata         map[string]string `json:"metadata"`
 }
 
 type batchErrors struct {
 	Object string      `json:"object"`
 	Data   []lineError `json:"data"`
+}
+
+// batchUsage is the OpenAI Batch object's usage: the tokens of the
+// batch's completed requests, the sums of the usage their output lines
+// carry (prompt_tokens, completion_tokens, total_tokens). cached_tokens is
+// the prefix-cache hits of those requests (what vllm:prefix_cache_hits_total
+// counted for them; 0 with prefix caching off), which the output lines do
+// not carry: like vLLM without --enable-prompt-tokens-details, the
+// simulator's responses have no prompt_tokens_details. reasoning_tokens is
+// 0: the simulator generates no reasoning.
+type batchUsage struct {
+	InputTokens        int `json:"input_tokens"`
+	InputTokensDetails struct {
+		CachedTokens int `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
+	OutputTokens        int `json:"output_tokens"`
+	OutputTokensDetails struct {
+		ReasoningTokens int `json:"reasoning_tokens"`
+	} `json:"output_tokens_details"`
+	TotalTokens int `json:"total_tokens"`
 }
 
 type requestCounts struct {
@@ -352,6 +379,17 @@ func (b *batchJob) view() batchView {
 		RequestCounts: requestCounts{b.total, b.completed, b.failed}, Metadata: b.metadata}
 	if len(b.errors) > 0 {
 		v.Errors = &batchErrors{Object: "list", Data: slices.Clone(b.errors)}
+	}
+	// OpenAI's reference does not say when usage appears; the simulator
+	// shows it, zeros at first, from the moment the batch went in_progress
+	// (it stays on through finalizing and the end, cancelled or expired
+	// included), and null before and for a batch that never ran (failed
+	// validation, or cancelled while validating).
+	if b.inProgressAt != 0 {
+		u := &batchUsage{InputTokens: b.usage.input, OutputTokens: b.usage.output,
+			TotalTokens: b.usage.input + b.usage.output}
+		u.InputTokensDetails.CachedTokens = b.usage.cached
+		v.Usage = u
 	}
 	return v
 }

@@ -52,7 +52,14 @@
 // online requests keep the rest and the vllm:* metrics count both. When
 // all have run the batch is "finalizing" while its files are written, then
 // "completed". request_counts.completed counts the requests answered 200,
-// failed those answered otherwise.
+// failed those answered otherwise. model is the served model from
+// in_progress on. usage ({input_tokens, input_tokens_details:
+// {cached_tokens}, output_tokens, output_tokens_details: {reasoning_tokens},
+// total_tokens}) sums the usage of the completed requests' output lines;
+// cached_tokens is their prefix-cache hits (which the lines, as vLLM's
+// responses by default, do not carry) and reasoning_tokens is 0. It is
+// null until the batch goes in_progress (and for a batch that never
+// does), then zeros that grow as requests complete.
 //
 // Output lines are OpenAI's, in the order the requests finished:
 // {"id":"batch_req_…","custom_id","response":{"status_code":200,

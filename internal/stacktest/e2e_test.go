@@ -18,8 +18,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/benchstation/benchstation/exporter/batch"
-	"github.com/benchstation/benchstation/exporter/batch/batchtest"
 	"github.com/benchstation/benchstation/internal/promtest"
 	"github.com/benchstation/benchstation/internal/testkit"
 )
@@ -44,8 +42,8 @@ type localTarget struct {
 // and the bencher, and starts on loopback ports: the vLLM simulator
 // (`bencher sim`, job "vllm"), two exporters under job
 // "benchstation-exporter" (startSimStack): one simulating a DGX H100 (8
-// GPUs) and polling a fake Batch API that holds jobs in several states,
-// the other a DGX A100 (8 GPUs), a short `bencher run` against the simulator
+// GPUs) and polling the Batch API of a second simulator that runs one
+// batch, the other a DGX A100 (8 GPUs), a short `bencher run` against the simulator
 // serving live metrics (job "bencher"), and the real Prometheus with the
 // repository's prometheus.yml and rules, its targets moved to those ports
 // and its intervals cut to 1 s (job "prometheus" is itself). Once every
@@ -56,7 +54,10 @@ type localTarget struct {
 // per-GPU panel query must return series for every GPU of both hosts,
 // each naming its host and GPU under its own legend (checkPerGPUSeries),
 // and each query of the old workstation (oldQueries) must return data in
-// its old units (checkOldQueries).
+// its old units (checkOldQueries). Last, once the batch has completed on
+// its simulator, Prometheus must show the exporter's series of it with the
+// simulator's status, model and counts, and have seen it in progress with
+// its completed requests rising (checkStackBatch).
 //
 // It logs two figures, "figure: e2e wall time" and "figure: head series".
 func TestStackEndToEnd(t *testing.T) {
@@ -105,31 +106,16 @@ func TestStackEndToEnd(t *testing.T) {
 	}
 	checkPerGPUSeries(t, prom, exprs, len(e2eHosts))
 	checkOldQueries(t, prom)
+	checkStackBatch(t, prom, stack.batch)
 
 	logSeriesFigures(t, prom)
 	t.Logf("figure: e2e phases: builds %.1fs, stack ready %.1fs later, %d expressions evaluated in %.1fs",
 		built.Sub(start).Seconds(), ready.Sub(built).Seconds(), len(exprs), evaluated.Sub(ready).Seconds())
 }
 
-// e2eBatchKey is the fake Batch API's key (a test value).
+// e2eBatchKey is the key the exporter sends to the Batch API (a test
+// value; the simulator accepts any).
 const e2eBatchKey = "sk-e2e-test-batch-key"
-
-// fakeBatchAPI serves a Batch API listing jobs in several states.
-func fakeBatchAPI(t *testing.T) *batchtest.Server {
-	now := time.Now().Unix()
-	withModel := func(b batch.Batch) batch.Batch {
-		b.Model = "benchstation/sim-1b"
-		return b
-	}
-	return batchtest.NewServer(t, e2eBatchKey,
-		withModel(batchtest.Batch("batch_e2e_validating", batch.StatusValidating, now-30)),
-		withModel(batchtest.Batch("batch_e2e_running", batch.StatusInProgress, now-300, 1000, 420, 3)),
-		withModel(batchtest.Batch("batch_e2e_finalizing", batch.StatusFinalizing, now-900, 200, 198, 2)),
-		withModel(batchtest.Batch("batch_e2e_done", batch.StatusCompleted, now-3600, 50, 50, 0)),
-		withModel(batchtest.Batch("batch_e2e_failed", batch.StatusFailed, now-7200, 10, 0, 10)),
-		withModel(batchtest.Batch("batch_e2e_cancelled", batch.StatusCancelled, now-5400, 100, 20, 0)),
-	)
-}
 
 // loopbackConfig returns the repository's prometheus.yml adapted to the
 // test: every job and its settings kept, but its targets and service

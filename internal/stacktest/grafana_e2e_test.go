@@ -44,8 +44,8 @@ const (
 // with the plugin as `go tool mage plugin` built it and the repository's
 // provisioning (dashboards, data sources, alert rules, contact point),
 // rewritten only for loopback addresses and temporary paths. Beside it: the
-// vLLM simulator, the exporter simulating a DGX H100 and polling a fake
-// Batch API, and a real Prometheus on the repository's prometheus.yml
+// vLLM simulator, the exporter simulating a DGX H100 and polling the Batch
+// API of a second simulator running one batch, and a real Prometheus on the repository's prometheus.yml
 // (job "bencher" scrapes the plugin through Grafana's
 // /metrics/plugins/<id>). It starts two benchmark runs through the plugin's
 // resource API (the second with outputs recorded), waits until Prometheus

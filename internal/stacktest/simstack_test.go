@@ -15,14 +15,16 @@ import (
 
 // simStack is the part of the stack both end-to-end tests start: the
 // vLLM simulator (job "vllm"), one simulated exporter per GPU host (job
-// "benchstation-exporter"; the first also polls a fake Batch API), and
-// the real Prometheus on the repository's prometheus.yml and rules,
-// scraping them on loopback ports.
+// "benchstation-exporter"; the first also polls the Batch API of a second
+// simulator, which runs one batch), and the real
+// Prometheus on the repository's prometheus.yml and rules, scraping them
+// on loopback ports.
 type simStack struct {
 	prom      *promtest.Server
 	simAddr   string
 	promAddr  string
 	exporters []string // the exporters' addresses, one per simulated host
+	batch     *stackBatch
 	// targets are the scraped addresses, one job per target.
 	targets []string
 }
@@ -31,7 +33,8 @@ type simStack struct {
 // executables. It starts the simulator, an exporter per entry of
 // simulate (an NVML simulation: dgxh100, dgxa100, …) and Prometheus, with
 // bencher as job "bencher"'s stand-in, and returns once the simulator and
-// the exporters answer.
+// the exporters answer, with the batch the first exporter watches created
+// (checkStackBatch checks it) once Prometheus is ready to see it run.
 func startSimStack(t *testing.T, root, dir string, bins map[string]string, bencher localTarget, simulate ...string) *simStack {
 	t.Helper()
 	require.NotEmpty(t, simulate)
@@ -54,7 +57,7 @@ func startSimStack(t *testing.T, root, dir string, bins map[string]string, bench
 	slices.Sort(s.targets)
 	cfg := loopbackConfig(t, root, local)
 
-	batches := fakeBatchAPI(t)
+	s.batch = startBatchSim(t)
 	keyFile := filepath.Join(dir, "batch.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte(e2eBatchKey+"\n"), 0o600))
 	sim := startProcess(t, "bencher sim", bins["bencher"], "sim", "--listen", s.simAddr)
@@ -62,7 +65,7 @@ func startSimStack(t *testing.T, root, dir string, bins map[string]string, bench
 	for i, model := range simulate {
 		args := []string{"--web.listen-address=" + s.exporters[i], "--nvml.simulate=" + model, "--log.level=warn"}
 		if i == 0 {
-			args = append(args, "--batch.endpoint="+batches.URL, "--batch.api-key-file="+keyFile, "--batch.interval=1s")
+			args = append(args, "--batch.endpoint="+s.batch.base, "--batch.api-key-file="+keyFile, "--batch.interval=1s")
 		}
 		exporters = append(exporters, startProcess(t, "exporter "+model, bins["exporter"], args...))
 	}
@@ -71,6 +74,7 @@ func startSimStack(t *testing.T, root, dir string, bins map[string]string, bench
 	for i, p := range exporters {
 		waitHTTP(t, "http://"+s.exporters[i]+"/healthz", 20*time.Second, p)
 	}
+	s.batch.create(t)
 	return s
 }
 
