@@ -122,7 +122,7 @@ func TestNoValuesFileHoldsAKey(t *testing.T) {
 }
 
 // grafanaValues are the keys of the Grafana chart's values that
-// grafana-values.yaml uses (grafana/helm-charts, charts/grafana/values.yaml),
+// grafana-values.yaml uses (grafana-community/helm-charts, charts/grafana/values.yaml),
 // decoded strictly: a key the chart does not have, misspelt or misplaced,
 // fails.
 type grafanaValues struct {
