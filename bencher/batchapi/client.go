@@ -255,7 +255,7 @@ func (c *Client) do(ctx context.Context, method, rel string, body io.Reader, cty
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("batch API %s %s: %w", method, endpoint, c.red.Error(err))
+		return fmt.Errorf("batch API %s %s: %w", method, endpoint, &transportError{c.red.Error(err)})
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -287,7 +287,7 @@ func (c *Client) do(ctx context.Context, method, rel string, body io.Reader, cty
 
 // UploadFile uploads data as a file of purpose "batch" named name
 // (POST /files, multipart). An answer 429, 502, 503 or 504 is retried
-// (see WithSubmitRetries).
+// (see WithSubmitRetries), and so is an attempt that got no answer.
 func (c *Client) UploadFile(ctx context.Context, name string, data []byte) (File, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -305,7 +305,7 @@ func (c *Client) UploadFile(ctx context.Context, name string, data []byte) (File
 		return File{}, err
 	}
 	var f File
-	err = c.withRetries(ctx, uploadRetryable, func() error {
+	err = c.withRetries(ctx, uploadRetryable, true, func() error {
 		f = File{}
 		return c.do(ctx, http.MethodPost, "/files", bytes.NewReader(buf.Bytes()), mw.FormDataContentType(), &f)
 	})
@@ -342,7 +342,8 @@ type CreateRequest struct {
 // CreateBatch creates a batch (POST /batches). An empty CompletionWindow
 // is "24h", the only window OpenAI offers. An answer 429 or 503 is
 // retried (see WithSubmitRetries); a 502 or 504 is not, since the server
-// behind the gateway may have created the batch.
+// behind the gateway may have created the batch, nor is an attempt that
+// got no answer.
 func (c *Client) CreateBatch(ctx context.Context, r CreateRequest) (Batch, error) {
 	if r.CompletionWindow == "" {
 		r.CompletionWindow = "24h"
@@ -352,14 +353,18 @@ func (c *Client) CreateBatch(ctx context.Context, r CreateRequest) (Batch, error
 		return Batch{}, err
 	}
 	var b Batch
-	err = c.withRetries(ctx, createRetryable, func() error {
+	err = c.withRetries(ctx, createRetryable, false, func() error {
 		b = Batch{}
 		return c.do(ctx, http.MethodPost, "/batches", bytes.NewReader(body), "application/json", &b)
 	})
 	var apiErr *Error
-	if errors.As(err, &apiErr) && apiErr.Temporary() && !createRetryable(apiErr) {
+	switch {
+	case errors.As(err, &apiErr) && apiErr.Temporary() && !createRetryable(apiErr):
 		return Batch{}, fmt.Errorf("%w (not repeated: the server behind the gateway may have created the batch "+
 			"all the same; look for it with GET %s/batches)", err, c.path)
+	case isTransport(err) && ctx.Err() == nil:
+		return Batch{}, fmt.Errorf("%w (not repeated: the server may have created the batch before the "+
+			"connection was lost; look for it with GET %s/batches)", err, c.path)
 	}
 	if err != nil {
 		return Batch{}, err

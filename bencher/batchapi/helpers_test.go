@@ -54,6 +54,9 @@ type fakeAnswer struct {
 	code       int
 	body       string
 	retryAfter string
+	// drop closes the connection without an answer (a reset, a proxy
+	// that died): a transport error, not an HTTP one.
+	drop bool
 }
 
 // start serves f and returns its OpenAI base URL.

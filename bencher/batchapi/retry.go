@@ -34,9 +34,23 @@ func WithSubmitRetries(attempts int, backoff time.Duration) Option {
 // the server did not act on it.
 type retryable func(*Error) bool
 
+// transportError is a call that got no answer: the connection was
+// refused, reset or closed, or the exchange timed out.
+type transportError struct{ err error }
+
+func (e *transportError) Error() string { return e.err.Error() }
+func (e *transportError) Unwrap() error { return e.err }
+
+// isTransport reports whether err is a call that got no answer.
+func isTransport(err error) bool {
+	var te *transportError
+	return errors.As(err, &te)
+}
+
 // uploadRetryable: a rate limit, an overloaded or unavailable server, or a
 // gateway that gave up. A 502 or 504 may hide an upload that succeeded;
-// repeating it leaves at worst an unused input file on the server.
+// repeating it leaves at worst an unused input file on the server, and so
+// does repeating one that got no answer at all (withRetries' transport).
 func uploadRetryable(e *Error) bool { return e.Temporary() }
 
 // createRetryable: a rate limit or an unavailable server only (429, 503),
@@ -49,21 +63,22 @@ func createRetryable(e *Error) bool {
 }
 
 // withRetries calls call until it succeeds, fails for an answer that
-// retry refuses (or for no answer at all), or has been tried c.attempts
-// times; between tries it waits for the server's Retry-After, or the
-// doubling backoff without one. It returns ctx's error, wrapped with the
-// last answer, when ctx ends during a wait. The error of the last try
-// names the attempts made.
-func (c *Client) withRetries(ctx context.Context, retry retryable, call func() error) error {
+// retry refuses (or for no answer at all, unless transport), or has been
+// tried c.attempts times; between tries it waits for the server's
+// Retry-After, or the doubling backoff without one. It returns ctx's
+// error, wrapped with the last answer, when ctx ends during a wait. The
+// error of the last try names the attempts made.
+func (c *Client) withRetries(ctx context.Context, retry retryable, transport bool, call func() error) error {
 	began := time.Now()
 	backoff := c.backoff
 	for attempt := 1; ; attempt++ {
 		err := call()
-		var apiErr *Error
+		apiErr := &Error{}
+		again := transport && isTransport(err) && ctx.Err() == nil
 		switch {
 		case err == nil:
 			return nil
-		case !errors.As(err, &apiErr) || !retry(apiErr):
+		case !again && (!errors.As(err, &apiErr) || !retry(apiErr)):
 			if attempt > 1 {
 				return fmt.Errorf("%w (attempt %d of %d)", err, attempt, c.attempts)
 			}

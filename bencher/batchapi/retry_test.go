@@ -59,6 +59,13 @@ func (s *submitServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := script[n-1]
+	if a.drop {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+		return
+	}
 	if a.retryAfter != "" {
 		w.Header().Set("Retry-After", a.retryAfter)
 	}
@@ -206,4 +213,32 @@ func TestAPermanentErrorIsNotRepeated(t *testing.T) {
 	assert.Equal(t, "batch API POST /v1/files: HTTP 400 Bad Request (invalid_file): bad file", err.Error())
 	uploads, _ := s.times()
 	assert.Len(t, uploads, 1)
+}
+
+// TestUploadIsRepeatedAfterATransportError: a connection lost before the
+// answer leaves at worst an unused input file on the server, so the upload
+// is tried again; the create is not, as the batch may have been made.
+func TestUploadIsRepeatedAfterATransportError(t *testing.T) {
+	t.Parallel()
+	s := &submitServer{uploads: []fakeAnswer{{drop: true}, {drop: true}}, creates: []fakeAnswer{{drop: true}}}
+	c, err := New(s.start(t), WithSubmitRetries(3, 10*time.Millisecond))
+	require.NoError(t, err)
+	f, err := c.UploadFile(context.Background(), "in.jsonl", []byte("{}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "file-in", f.ID)
+	_, err = c.CreateBatch(context.Background(), CreateRequest{InputFileID: "file-in", Endpoint: "/v1/completions"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "batch API POST /v1/batches: ")
+	assert.Contains(t, err.Error(), "not repeated: the server may have created the batch")
+	uploads, creates := s.times()
+	assert.Len(t, uploads, 3, "two lost connections, then the answer")
+	assert.Len(t, creates, 1)
+
+	// A transport error on every attempt: the upload gives up, naming them.
+	s = &submitServer{uploads: []fakeAnswer{{drop: true}, {drop: true}, {drop: true}}}
+	c, err = New(s.start(t), WithSubmitRetries(3, 10*time.Millisecond))
+	require.NoError(t, err)
+	_, err = c.UploadFile(context.Background(), "in.jsonl", []byte("{}\n"))
+	require.Error(t, err)
+	assert.Regexp(t, `^batch API POST /v1/files: .* \(gave up after 3 attempts over [0-9.]+m?s\)$`, err.Error())
 }
