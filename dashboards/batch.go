@@ -51,9 +51,12 @@ func BatchJobs() *dashboard.DashboardBuilder {
 		WithPanel(single("Failed or expired", "Jobs that failed or expired, of those listed.", unitCount, 4,
 			prom("A", `sum(benchstation_batch_jobs{`+batchSel+`, status=~"failed|expired"})`, "failed")).
 			Thresholds(thresholds(step{1, "red"})).NoValue(noBatchStat)).
-		WithPanel(single("Requests done", "Requests completed, of all requests, in the unfinished jobs.", unitRatio, 4,
+		// An instant query: the share now. Over a range, the stat's last
+		// value would keep a finished job's share as if it still ran.
+		WithPanel(single("Requests done", "Requests completed, of all requests, in the jobs unfinished now.", unitRatio, 4,
 			prom("A", `sum(benchstation_batch_job_requests_completed{`+batchSel+`} and on (endpoint, batch_id) benchstation_batch_job_info{status=~"validating|in_progress|finalizing"})
-  / sum(benchstation_batch_job_requests{`+batchSel+`} and on (endpoint, batch_id) benchstation_batch_job_info{status=~"validating|in_progress|finalizing"})`, "done")).NoValue(noBatchStat)).
+  / sum(benchstation_batch_job_requests{`+batchSel+`} and on (endpoint, batch_id) benchstation_batch_job_info{status=~"validating|in_progress|finalizing"})`, "done").Instant()).
+			GraphMode(common.BigValueGraphModeNone).NoValue("No unfinished job")).
 		WithPanel(single("Data age", "Seconds since the last successful poll; grows while an endpoint is down.", unitSeconds, 4,
 			prom("A", `max(benchstation_batch_data_age_seconds{`+batchSel+`})`, "age")).
 			Thresholds(thresholds(step{120, "orange"}, step{600, "red"})).NoValue(noBatchStat)).
