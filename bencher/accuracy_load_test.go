@@ -121,7 +121,7 @@ func TestAccuracyUnderLoad(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%d streams × %d requests (after %d of warm-up), %d tokens: first at +%v, then every %v; %d busy loops on %d CPUs; %d runs each\n\n",
 		conc, reqs-warmup, warmup, tokens, first, gap, hogs, runtime.NumCPU(), rounds)
-	b.WriteString("| clock | TTFT error p50 | TTFT error p99 | ITL \\|error\\| p50 | ITL \\|error\\| p99 | client_saturated (read lag p99, sched p99, CPU wait) |\n")
+	b.WriteString("| clock | TTFT error p50 | TTFT error p99 | ITL \\|error\\| p50 | ITL \\|error\\| p99 | client_saturated (read lag p99, sched p99, CPU wait per run) |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, clock := range []string{ClockUser, ClockKernel} {
 		e := by[clock]
@@ -129,7 +129,7 @@ func TestAccuracyUnderLoad(t *testing.T) {
 		ia := absErrStats(e.itl)
 		var sat []string
 		for _, l := range e.loads {
-			sat = append(sat, fmt.Sprintf("%v (%s, %s, %s)", l.Saturated, fmtMs(l.ReadLagP99Ms), fmtMs(l.SchedLatencyP99Ms), fmtF(l.CPUWait)))
+			sat = append(sat, fmt.Sprintf("%v (%s, %s, %s)", l.Saturated, fmtMs(l.ReadLagP99Ms), fmtMs(l.SchedLatencyP99Ms), fmtMs(l.CPUWaitPerRunMs)))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", clock, fmtDur(tp50), fmtDur(tp99), fmtDur(ia.p50), fmtDur(ia.p99), strings.Join(sat, "; "))
 	}
@@ -152,9 +152,3 @@ func fmtMs(v *float64) string {
 	return fmt.Sprintf("%.2f ms", *v)
 }
 
-func fmtF(v *float64) string {
-	if v == nil {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2f", *v)
-}

@@ -200,7 +200,9 @@ func processCPU() (time.Duration, bool) {
 
 // threadTimes are the schedstat times of the process's threads: time on a
 // CPU and time waiting on a run queue, in ns, by thread id.
-type threadTimes map[int][2]uint64
+// threadTimes holds each thread's schedstat: time on a CPU, time waiting
+// on a run queue (ns), and the number of times it ran.
+type threadTimes map[int][3]uint64
 
 func readThreadTimes() (threadTimes, bool) {
 	dirs, err := filepath.Glob("/proc/self/task/*/schedstat")
@@ -214,34 +216,37 @@ func readThreadTimes() (threadTimes, bool) {
 			continue // the thread ended
 		}
 		f := bytes.Fields(b)
-		if len(f) < 2 {
+		if len(f) < 3 {
 			continue
 		}
 		run, err1 := strconv.ParseUint(string(f[0]), 10, 64)
 		wait, err2 := strconv.ParseUint(string(f[1]), 10, 64)
-		tid, err3 := strconv.Atoi(filepath.Base(filepath.Dir(path)))
-		if err1 != nil || err2 != nil || err3 != nil {
+		runs, err3 := strconv.ParseUint(string(f[2]), 10, 64)
+		tid, err4 := strconv.Atoi(filepath.Base(filepath.Dir(path)))
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 			continue
 		}
-		tt[tid] = [2]uint64{run, wait}
+		tt[tid] = [3]uint64{run, wait, runs}
 	}
 	return tt, len(tt) > 0
 }
 
-// waitSince is the fraction of the threads' ready time (on a CPU or
-// waiting for one) since old that they spent waiting.
-func (tt threadTimes) waitSince(old threadTimes) (float64, bool) {
-	var run, wait uint64
+// waitSince returns, since old, the fraction of the threads' ready time
+// (on a CPU or waiting for one) that they spent waiting, and their mean
+// wait each time they became ready to run.
+func (tt threadTimes) waitSince(old threadTimes) (share float64, perRun time.Duration, ok bool) {
+	var run, wait, runs uint64
 	for tid, now := range tt {
 		was := old[tid]
-		if now[0] < was[0] || now[1] < was[1] {
+		if now[0] < was[0] || now[1] < was[1] || now[2] < was[2] {
 			continue // a reused thread id
 		}
 		run += now[0] - was[0]
 		wait += now[1] - was[1]
+		runs += now[2] - was[2]
 	}
-	if run+wait == 0 {
-		return 0, false
+	if run+wait == 0 || runs == 0 {
+		return 0, 0, false
 	}
-	return round3(float64(wait) / float64(run+wait)), true
+	return round3(float64(wait) / float64(run+wait)), time.Duration(wait / runs), true
 }

@@ -25,5 +25,7 @@ func processCPU() (time.Duration, bool) { return 0, false }
 // threadTimes is unknown here: ClientLoad.CPUWait is absent.
 type threadTimes struct{}
 
-func readThreadTimes() (threadTimes, bool)                { return threadTimes{}, false }
-func (threadTimes) waitSince(threadTimes) (float64, bool) { return 0, false }
+func readThreadTimes() (threadTimes, bool) { return threadTimes{}, false }
+func (threadTimes) waitSince(threadTimes) (float64, time.Duration, bool) {
+	return 0, 0, false
+}

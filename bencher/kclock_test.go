@@ -154,14 +154,16 @@ func TestClientLoadJudge(t *testing.T) {
 		want []string
 	}{
 		{"idle", ClientLoad{ReadLagP99Ms: f(0.2), SchedLatencyP99Ms: f(0.1), CPUWait: f(0.01), CPUUtilisation: f(0.1)}, nil},
+		// Waits of a bursty idle client: a large share, each short.
+		{"idle in bursts", ClientLoad{CPUWait: f(0.4), CPUWaitPerRunMs: f(0.045)}, nil},
 		{"nothing measured", ClientLoad{}, nil},
 		{"read lag", ClientLoad{ReadLagP99Ms: f(msf(SaturatedReadLagP99) + 0.001)}, []string{ReasonReadLag}},
 		{"at the limit", ClientLoad{ReadLagP99Ms: f(msf(SaturatedReadLagP99))}, nil},
 		{"sched", ClientLoad{SchedLatencyP99Ms: f(50)}, []string{ReasonSchedLatency}},
 		{"pacer", ClientLoad{PacerLatenessP99Ms: f(50)}, []string{ReasonPacerLateness}},
-		{"cpu wait", ClientLoad{CPUWait: f(0.5)}, []string{ReasonCPUWait}},
+		{"cpu wait", ClientLoad{CPUWaitPerRunMs: f(msf(SaturatedCPUWaitPerRun) + 0.001)}, []string{ReasonCPUWait}},
 		{"cpu", ClientLoad{CPUUtilisation: f(0.99)}, []string{ReasonCPUUtilisation}},
-		{"all", ClientLoad{ReadLagP99Ms: f(9), SchedLatencyP99Ms: f(9), PacerLatenessP99Ms: f(9), CPUWait: f(0.9), CPUUtilisation: f(1)},
+		{"all", ClientLoad{ReadLagP99Ms: f(9), SchedLatencyP99Ms: f(9), PacerLatenessP99Ms: f(9), CPUWaitPerRunMs: f(9), CPUUtilisation: f(1)},
 			[]string{ReasonReadLag, ReasonSchedLatency, ReasonPacerLateness, ReasonCPUWait, ReasonCPUUtilisation}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,16 +15,25 @@ import (
 // client had no CPU to spare.
 const (
 	// SaturatedReadLagP99: stream data waited this long in the kernel
-	// before the client handled it (p99; kernel clock only).
-	SaturatedReadLagP99 = 2 * time.Millisecond
+	// before the client handled it (p99; kernel clock only). An idle
+	// 2-vCPU VM read 0.46-3.15 ms over eight runs (a CPU woken from idle
+	// is slow to run the reader), so 2 ms flagged idle machines.
+	SaturatedReadLagP99 = 5 * time.Millisecond
 	// SaturatedSchedLatencyP99: runnable goroutines waited this long for a
-	// thread (p99 of Go's /sched/latencies:seconds over the run).
-	SaturatedSchedLatencyP99 = 2 * time.Millisecond
+	// thread (p99 of Go's /sched/latencies:seconds over the run; the same
+	// idle VM read 0.39-1.57 ms).
+	SaturatedSchedLatencyP99 = 5 * time.Millisecond
 	// SaturatedPacerLatenessP99: the open-loop scheduler woke this late.
 	SaturatedPacerLatenessP99 = 5 * time.Millisecond
-	// SaturatedCPUWait: of the time the client's threads wanted a CPU, this
-	// fraction was spent waiting for one on the kernel's run queue (Linux).
-	SaturatedCPUWait = 0.2
+	// SaturatedCPUWaitPerRun: each time one of the client's threads
+	// became ready to run, it waited this long on average for a CPU on the
+	// kernel's run queue (Linux). It is the delay a wake-up adds to what
+	// the client measures. (The share of the ready time spent waiting,
+	// ClientLoad.CPUWait, is no verdict: an idle client that runs in
+	// bursts of tens of microseconds shows a large share for waits of the
+	// same size: 0.35-0.47 for runs on an idle 2-vCPU VM, whose waits
+	// per run were 0.035-0.08 ms.)
+	SaturatedCPUWaitPerRun = 500 * time.Microsecond
 	// SaturatedCPUUtilisation: the client used this fraction of the CPUs it
 	// may use (GOMAXPROCS).
 	SaturatedCPUUtilisation = 0.9
@@ -60,6 +69,9 @@ type ClientLoad struct {
 	// CPUWait is the fraction of the time the client's threads were ready
 	// to run that they waited for a CPU (Linux: /proc/self/task/*/schedstat).
 	CPUWait *float64 `json:"cpu_wait,omitempty"`
+	// CPUWaitPerRunMs is their mean wait for a CPU each time they became
+	// ready to run (schedstat's run-queue time over its count of runs).
+	CPUWaitPerRunMs *float64 `json:"cpu_wait_per_run_ms,omitempty"`
 	// CPUUtilisation is the process's CPU time over the run's length times
 	// GOMAXPROCS (capped by the number of CPUs).
 	CPUUtilisation *float64 `json:"cpu_utilisation,omitempty"`
@@ -112,8 +124,8 @@ func (p *loadProbe) finish(lag *lagHistogram, lateness *Lateness) *ClientLoad {
 	}
 	if p.tsOK {
 		if end, ok := readThreadTimes(); ok {
-			if f, ok := end.waitSince(p.ts); ok {
-				cl.CPUWait = &f
+			if f, perRun, ok := end.waitSince(p.ts); ok {
+				cl.CPUWait, cl.CPUWaitPerRunMs = &f, ms(perRun)
 			}
 		}
 	}
@@ -137,7 +149,7 @@ func (cl *ClientLoad) judge() {
 	over(cl.ReadLagP99Ms, msf(SaturatedReadLagP99), ReasonReadLag)
 	over(cl.SchedLatencyP99Ms, msf(SaturatedSchedLatencyP99), ReasonSchedLatency)
 	over(cl.PacerLatenessP99Ms, msf(SaturatedPacerLatenessP99), ReasonPacerLateness)
-	over(cl.CPUWait, SaturatedCPUWait, ReasonCPUWait)
+	over(cl.CPUWaitPerRunMs, msf(SaturatedCPUWaitPerRun), ReasonCPUWait)
 	over(cl.CPUUtilisation, SaturatedCPUUtilisation, ReasonCPUUtilisation)
 	cl.Saturated = len(cl.Reasons) > 0
 	if !cl.Saturated {

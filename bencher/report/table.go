@@ -239,6 +239,7 @@ func saturation(h *results.Header) string {
 	add("read lag p99", c.ReadLagP99Ms, " ms")
 	add("scheduler latency p99", c.SchedLatencyP99Ms, " ms")
 	add("pacer lateness p99", c.PacerLatenessP99Ms, " ms")
+	add("CPU wait per run", c.CPUWaitPerRunMs, " ms")
 	add("CPU wait", c.CPUWait, "")
 	add("CPU use", c.CPUUtilisation, "")
 	detail := strings.Join(c.Reasons, ", ")
