@@ -151,4 +151,3 @@ func fmtMs(v *float64) string {
 	}
 	return fmt.Sprintf("%.2f ms", *v)
 }
-

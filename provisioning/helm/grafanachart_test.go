@@ -123,7 +123,7 @@ func TestGrafanaChartRendersTheValues(t *testing.T) {
 	var ds struct {
 		Datasources []struct {
 			UID, Type string
-			JSONData  map[string]any `json:"jsonData"`
+			JSONData  map[string]any    `json:"jsonData"`
 			Secure    map[string]string `json:"secureJsonData"`
 		} `json:"datasources"`
 	}
@@ -167,4 +167,3 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 		}
 	}
 }
-
