@@ -102,7 +102,7 @@ func fieldNames(f *data.Frame) []string {
 
 // Fields of the frames that answer without a run.
 var (
-	runsFields        = []string{"time", "end", "start_ms", "end_ms", "id", "name", "labels", "profile", "model", "status", "simulated", "client_saturated", "requests", "success_rate", "request_throughput", "output_throughput", "ttft_p50", "ttft_p95", "e2el_p95", "mode", "makespan_s", "to_in_progress_s"}
+	runsFields        = []string{"time", "end", "id", "name", "labels", "profile", "model", "status", "simulated", "client_saturated", "requests", "success_rate", "request_throughput", "output_throughput", "ttft_p50", "ttft_p95", "e2el_p95", "mode", "makespan_s", "to_in_progress_s", "start_ms", "end_ms"}
 	runFields         = []string{"time", "in_flight", "completions_per_second", "failures_per_second", "output_tokens_per_second", "ttft_p50", "ttft_p95", "e2el_p50", "e2el_p95"}
 	outputFields      = []string{"id", "prompt", "status", "output", "output_tokens", "ttft", "e2el"}
 	annotationsFields = []string{"time", "timeEnd", "title", "text", "tags", "id"}

@@ -100,7 +100,8 @@ func (d *Datasource) queryRuns(ctx context.Context, req *backend.QueryDataReques
 //	                             milliseconds, for data links to the run's
 //	                             own time range (${__data.fields.start_ms});
 //	                             end_ms is start_ms when the end is unknown
-//	                             or before the start
+//	                             or before the start; the frame's last
+//	                             fields, hidden from tables (hideFrom.viz)
 //	id, name, labels, profile,   string (labels as "k=v, k=v", sorted)
 //	model, status
 //	simulated                    bool
@@ -149,8 +150,6 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 	fields := []*data.Field{
 		named(data.NewField("time", nil, start), "Start", ""),
 		named(data.NewField("end", nil, end), "End", ""),
-		named(data.NewField("start_ms", nil, startMS), "Start (ms)", ""),
-		named(data.NewField("end_ms", nil, endMS), "End (ms)", ""),
 	}
 	for i, name := range []string{"id", "name", "labels", "profile", "model", "status"} {
 		fields = append(fields, named(data.NewField(name, nil, text[i]), titleCase(name), ""))
@@ -161,6 +160,10 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 		fields = append(fields, named(data.NewField(c.value, nil, nums[i]), c.display, UnitOf(c.value)))
 	}
 	fields = append(fields, batchFields(runs)...)
+	// Last and hidden: they are for data links, and a table (Explore's
+	// shows 20 columns) would spend two columns on them.
+	fields = append(fields, linkOnly(named(data.NewField("start_ms", nil, startMS), "Start (ms)", "")),
+		linkOnly(named(data.NewField("end_ms", nil, endMS), "End (ms)", "")))
 	frame := data.NewFrame("runs", fields...)
 	frame.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable}
 	return frame
@@ -169,6 +172,13 @@ func RunsFrame(runs []*results.Header) *data.Frame {
 // named sets a field's display name and unit.
 func named(f *data.Field, display, unit string) *data.Field {
 	return f.SetConfig(&data.FieldConfig{DisplayNameFromDS: display, Unit: unit})
+}
+
+// linkOnly hides a field from the visualisation (a table's columns), as
+// the dashboards' overrides do, keeping it for data links.
+func linkOnly(f *data.Field) *data.Field {
+	f.Config.Custom = map[string]any{"hideFrom": map[string]any{"viz": true, "legend": false, "tooltip": false}}
+	return f
 }
 
 // titleCase upper-cases a field name's first letter ("id" is "ID").
