@@ -180,13 +180,8 @@ func (r *Runner) Run(ctx context.Context, w Workload) (*Result, error) {
 			// Interrupted before the start: a result without records, so
 			// that the document still says which run and shard it was.
 			now := time.Now()
-			res := &Result{Start: now, End: now, StopReason: StopInterrupted,
-				Config: runConfig(&cfg, client.Target(), total), ClockOffset: offset}
-			if cfg.sharded() {
-				sh := cfg.shardOf(total)
-				res.Shard = &sh
-			}
-			return res, nil
+			return &Result{Start: now, End: now, StopReason: StopInterrupted, Config: runConfig(&cfg, client.Target(), total),
+				Shard: cfg.resultShard(total), ClockOffset: offset}, nil
 		}
 	}
 	rn := newRun(ctx, &cfg, client, w, total, &r.prog)
@@ -325,10 +320,7 @@ func (rn *run) exec() (*Result, error) {
 		StopReason: rn.stopReason(),
 		Config:     runConfig(rn.cfg, rn.client.Target(), rn.total),
 		Records:    rn.records[:rn.next],
-	}
-	if rn.cfg.sharded() {
-		sh := rn.cfg.shardOf(rn.total)
-		res.Shard = &sh
+		Shard:      rn.cfg.resultShard(rn.total),
 	}
 	if rn.cfg.rate > 0 {
 		res.Lateness = summarizeLateness(rn.lateness)

@@ -104,6 +104,15 @@ func (c *config) shardOf(total int) Shard {
 	return Shard{Index: c.shard, Count: n, Concurrency: ShareOf(c.concurrency, c.shard, n), Requests: ShareOf(total, c.shard, n)}
 }
 
+// resultShard is Result.Shard of a run of total requests: nil unsharded.
+func (c *config) resultShard(total int) *Shard {
+	if !c.sharded() {
+		return nil
+	}
+	sh := c.shardOf(total)
+	return &sh
+}
+
 // waitUntil waits until the wall-clock instant t, or until ctx ends; it
 // returns ctx's error then.
 func waitUntil(ctx context.Context, t time.Time) error {

@@ -73,12 +73,13 @@ func (c *Client) withRetries(ctx context.Context, retry retryable, transport boo
 	backoff := c.backoff
 	for attempt := 1; ; attempt++ {
 		err := call()
-		apiErr := &Error{}
-		again := transport && isTransport(err) && ctx.Err() == nil
+		var apiErr *Error
+		answered := errors.As(err, &apiErr)
+		unanswered := transport && isTransport(err) && ctx.Err() == nil
 		switch {
 		case err == nil:
 			return nil
-		case !again && (!errors.As(err, &apiErr) || !retry(apiErr)):
+		case !unanswered && (!answered || !retry(apiErr)):
 			if attempt > 1 {
 				return fmt.Errorf("%w (attempt %d of %d)", err, attempt, c.attempts)
 			}
@@ -90,7 +91,10 @@ func (c *Client) withRetries(ctx context.Context, retry retryable, transport boo
 			return fmt.Errorf("%w (gave up after %d attempts over %s)", err, attempt,
 				time.Since(began).Round(time.Millisecond))
 		}
-		wait := apiErr.RetryAfter
+		var wait time.Duration
+		if answered {
+			wait = apiErr.RetryAfter
+		}
 		if wait <= 0 {
 			wait = backoff
 			backoff = min(2*backoff, maxSubmitBackoff)

@@ -1,18 +1,15 @@
 package helm
 
 import (
+	"maps"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v4/pkg/chart/common"
-	"helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	"helm.sh/helm/v4/pkg/engine"
-	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -48,40 +45,23 @@ func TestGrafanaChartRendersTheValues(t *testing.T) {
 	require.NoError(t, err)
 	var vals map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &vals))
-	rv, err := util.ToRenderValues(ch, vals, common.ReleaseOptions{Name: "grafana", Namespace: "monitoring",
-		Revision: 1, IsInstall: true}, nil)
-	require.NoError(t, err, "the chart's schema accepts the values")
-	files, err := engine.Render(ch, rv)
-	require.NoError(t, err)
-
-	objs := map[string][]byte{}
-	for name, text := range files {
-		if !strings.HasSuffix(name, ".yaml") || strings.Contains(name, "/tests/") {
-			continue
-		}
-		for _, doc := range releaseutil.SplitManifests(text) {
-			var meta struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-			}
-			require.NoError(t, yaml.Unmarshal([]byte(doc), &meta), name)
-			if meta.Kind != "" {
-				objs[meta.Kind+"/"+meta.Metadata.Name] = []byte(doc)
-			}
-		}
+	files, err := renderChart(ch, vals, common.ReleaseOptions{Name: "grafana", Namespace: "monitoring", Revision: 1,
+		IsInstall: true})
+	require.NoError(t, err, "the chart's schema accepts the values, and it renders")
+	objs := map[string]object{}
+	for _, o := range split(t, files) {
+		objs[o.Kind+"/"+o.Name] = o
 	}
-	decode := func(key string, v any) {
+	decode := func(key string) any {
 		t.Helper()
-		doc, ok := objs[key]
-		require.True(t, ok, "the chart rendered no %s; it rendered %v", key, slices.Sorted(mapKeys(objs)))
-		require.NoError(t, yaml.UnmarshalStrict(doc, v), key)
+		o, ok := objs[key]
+		require.True(t, ok, "the chart rendered no %s; it rendered %v", key, slices.Sorted(maps.Keys(objs)))
+		v, err := decodeStrict(o)
+		require.NoError(t, err)
+		return v
 	}
 
-	var dep appsv1.Deployment
-	decode("Deployment/grafana", &dep)
-	pod := dep.Spec.Template.Spec
+	pod := decode("Deployment/grafana").(*appsv1.Deployment).Spec.Template.Spec
 	var grafana *corev1.Container
 	for i := range pod.Containers {
 		if pod.Containers[i].Name == "grafana" {
@@ -116,8 +96,7 @@ func TestGrafanaChartRendersTheValues(t *testing.T) {
 	assert.Equal(t, "benchstation-vllm", key.ValueFrom.SecretKeyRef.Name)
 
 	// grafana.ini allows the unsigned plugin.
-	var cm corev1.ConfigMap
-	decode("ConfigMap/grafana", &cm)
+	cm := decode("ConfigMap/grafana").(*corev1.ConfigMap)
 	assert.Regexp(t, `(?m)^\[plugins\]\nallow_loading_unsigned_plugins = `+plugin.PluginID+`$`, cm.Data["grafana.ini"])
 	// The data source, provisioned with the uid the dashboards name.
 	var ds struct {
@@ -156,14 +135,4 @@ func envOf(c *corev1.Container, name string) *corev1.EnvVar {
 		}
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -43,8 +43,12 @@ func loadChart(t testing.TB) *chartv2.Chart {
 // them against values.schema.json as helm does.
 func renderErr(t testing.TB, vals map[string]any) (map[string]string, error) {
 	t.Helper()
-	ch := loadChart(t)
-	rv, err := util.ToRenderValues(ch, vals, release, nil)
+	return renderChart(loadChart(t), vals, release)
+}
+
+// renderChart renders any chart ch as helm install would for rel.
+func renderChart(ch *chartv2.Chart, vals map[string]any, rel common.ReleaseOptions) (map[string]string, error) {
+	rv, err := util.ToRenderValues(ch, vals, rel, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +68,13 @@ func render(t testing.TB, vals map[string]any) []object {
 	t.Helper()
 	files, err := renderErr(t, vals)
 	require.NoError(t, err)
+	return split(t, files)
+}
+
+// split splits rendered templates into objects; it fails the test when
+// an object has no kind or name.
+func split(t testing.TB, files map[string]string) []object {
+	t.Helper()
 	var names []string
 	for name := range files {
 		names = append(names, name)
@@ -117,6 +128,8 @@ func typed(kind string) (any, error) {
 	switch kind {
 	case "DaemonSet":
 		return &appsv1.DaemonSet{}, nil
+	case "Deployment":
+		return &appsv1.Deployment{}, nil
 	case "Service":
 		return &corev1.Service{}, nil
 	case "ConfigMap":
