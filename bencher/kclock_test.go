@@ -127,6 +127,8 @@ func TestSaturatedWhenReaderLate(t *testing.T) {
 // shows depends on how often the scheduler hands the preempted spinner the
 // thread back (from its global queue, about one turn in 61): in 3 of 60 runs
 // the scheduler's p99 stayed under 0.5 ms and only the CPU gave it away.
+// On a machine busy with other processes the spinner's thread gets less
+// than the CPU use limit, and its waits for the CPU (cpu_wait) show it.
 func TestSaturatedWhenStarved(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var stop atomic.Bool
@@ -141,8 +143,9 @@ func TestSaturatedWhenStarved(t *testing.T) {
 	<-done
 	cl := res.Client
 	assert.True(t, cl.Saturated, "%+v", cl)
-	assert.True(t, slices.Contains(cl.Reasons, ReasonSchedLatency) || slices.Contains(cl.Reasons, ReasonCPUUtilisation),
-		"saturated for the scheduler's latency or the CPU: %v", cl.Reasons)
+	assert.True(t, slices.ContainsFunc(cl.Reasons, func(r string) bool {
+		return r == ReasonSchedLatency || r == ReasonCPUUtilisation || r == ReasonCPUWait
+	}), "saturated for the scheduler's latency or the CPU: %v", cl.Reasons)
 	require.NotNil(t, cl.SchedLatencyP99Ms, "the scheduler's latency is measured")
 }
 
